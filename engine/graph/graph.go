@@ -75,7 +75,7 @@ func (g *Graph) RDeps(id NodeID) []NodeID { return g.rdeps[id] }
 // returned together as load.ErrorList.
 func Build(ws *load.Workspace) (*Graph, error) {
 	g := &Graph{Workspace: ws, byID: map[NodeID]*Node{}, rdeps: map[NodeID][]NodeID{}}
-	var errs load.ErrorList
+	errs := checkRepositories(ws)
 	var all []*Node
 	for _, img := range ws.Images {
 		for _, p := range img.AllPlatforms() {
@@ -254,4 +254,21 @@ func cycleError(stack []*Node, edges []Edge, to NodeID) error {
 
 func sortIDs(ids []NodeID) {
 	sort.Slice(ids, func(i, j int) bool { return ids[i].Less(ids[j]) })
+}
+
+// checkRepositories rejects two images that would publish the same
+// repository:version (two directories may share a repository, as
+// httpd-new and httpd do, but not a tag).
+func checkRepositories(ws *load.Workspace) load.ErrorList {
+	var errs load.ErrorList
+	owner := map[string]*load.Image{}
+	for _, img := range ws.Images {
+		key := img.Repository + ":" + img.Version
+		if prev, ok := owner[key]; ok {
+			errs = append(errs, load.Errorf(img.PosOf("version"), "%s and %s (%s) both publish %s; give one of them another version or repository", img.Label, prev.Label, prev.File, key))
+			continue
+		}
+		owner[key] = img
+	}
+	return errs
 }

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/bazelbuild/buildtools/build"
+	"github.com/urfave/cli/v2"
+)
+
+func fmtCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "fmt",
+		Usage:     "format WORKSPACE.star, IMAGE.star and rules/*.star files (buildifier style)",
+		ArgsUsage: "[FILES]",
+		Flags:     []cli.Flag{&cli.BoolFlag{Name: "check", Usage: "list unformatted files and exit 1 instead of rewriting them"}},
+		Action: func(c *cli.Context) error {
+			root, err := workspaceRoot(c)
+			if err != nil {
+				return usageErr(err)
+			}
+			files := c.Args().Slice()
+			if len(files) == 0 {
+				files, err = starFiles(root)
+				if err != nil {
+					return failedErr(err)
+				}
+			}
+			var unformatted []string
+			for _, f := range files {
+				changed, err := formatFile(f, !c.Bool("check"))
+				if err != nil {
+					return usageErr(err)
+				}
+				if changed {
+					rel, _ := filepath.Rel(root, f)
+					unformatted = append(unformatted, rel)
+				}
+			}
+			if c.Bool("check") && len(unformatted) > 0 {
+				return failedErr(fmt.Errorf("not formatted (run imgraph fmt):\n  %s", strings.Join(unformatted, "\n  ")))
+			}
+			for _, f := range unformatted {
+				fmt.Fprintln(c.App.Writer, "formatted", f)
+			}
+			return nil
+		},
+	}
+}
+
+// starFiles lists every .star file in the workspace, skipping hidden dirs.
+func starFiles(root string) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && p != root && strings.HasPrefix(d.Name(), ".") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(d.Name(), ".star") {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// formatFile formats one file; IMAGE.star and WORKSPACE.star are
+// BUILD-like call lists, other .star files are libraries (.bzl style).
+func formatFile(path string, write bool) (bool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false, err
+	}
+	out, err := FormatStar(path, data)
+	if err != nil {
+		return false, err
+	}
+	if bytes.Equal(out, data) {
+		return false, nil
+	}
+	if write {
+		if err := writeFileAtomic(path, out); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// FormatStar formats .star source with buildtools.
+func FormatStar(path string, data []byte) ([]byte, error) {
+	var f *build.File
+	var err error
+	switch filepath.Base(path) {
+	case "IMAGE.star", "WORKSPACE.star":
+		f, err = build.ParseBuild(path, data)
+	default:
+		f, err = build.ParseBzl(path, data)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%v (fix the syntax error, then run imgraph fmt again)", err)
+	}
+	return build.Format(f), nil
+}
+
+// writeFileAtomic replaces path without ever leaving it half-written.
+func writeFileAtomic(path string, data []byte) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(fi.Mode().Perm()); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
