@@ -125,6 +125,30 @@ install_packages() {
 	} >>"$LOGS/apt.log" 2>&1 || fail "packages: apt-get install ${missing[*]}" "$LOGS/apt.log"
 }
 
+# Foreign Debian architectures, so the deb_file prebuild (busybox-static
+# for the example's root image) can `apt-get download pkg:arm64` etc.
+DEB_ARCHES=(arm64 armhf ppc64el s390x)
+
+enable_deb_arches() {
+	local have missing=() a
+	have=" $(dpkg --print-foreign-architectures | tr '\n' ' ') "
+	for a in "${DEB_ARCHES[@]}"; do
+		[[ "$have" == *" $a "* ]] || missing+=("$a")
+	done
+	if ((${#missing[@]} == 0)) && [[ -f "$STATE/apt-arches.stamp" ]]; then
+		log "dpkg architectures: ${DEB_ARCHES[*]} enabled"
+		return 0
+	fi
+	log "dpkg architectures: adding ${missing[*]:-none}, apt-get update (log $LOGS/apt.log)"
+	for a in "${missing[@]}"; do dpkg --add-architecture "$a"; done
+	# A mirror caught mid-sync fails some index files; the main archive is
+	# what deb_file needs, so retry once and then go on with a warning.
+	apt-get -o DPkg::Lock::Timeout=600 update >>"$LOGS/apt.log" 2>&1 ||
+		apt-get -o DPkg::Lock::Timeout=600 update >>"$LOGS/apt.log" 2>&1 ||
+		log "dpkg architectures: apt-get update reported errors (see $LOGS/apt.log); continuing"
+	touch "$STATE/apt-arches.stamp"
+}
+
 build_tools() {
 	command -v go >/dev/null || fail "build: go not found in PATH ($PATH)"
 	local bin="$STATE/bin/buildkitd" bkver ldflags=""
@@ -347,6 +371,7 @@ cmd_up() {
 	[[ "$(id -u)" == 0 ]] || fail "up: must run as root (rootful buildkitd, binfmt_misc, dockerd)"
 	mkdir -p "$STATE/bin" "$LOGS"
 	install_packages
+	enable_deb_arches
 	build_tools
 	setup_binfmt
 	start_buildkitd

@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -58,12 +59,17 @@ func main() {
 	os.Exit(run(os.Args))
 }
 
-func run(args []string) int {
-	err := newApp().Run(args)
+func run(args []string) int { return runWith(args, os.Stdout, os.Stderr) }
+
+// runWith runs the CLI with the given output streams (tests run it in-process).
+func runWith(args []string, stdout, stderr io.Writer) int {
+	app := newApp()
+	app.Writer, app.ErrWriter = stdout, stderr
+	err := app.Run(args)
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(os.Stderr, "imgraph: "+err.Error())
+	fmt.Fprintln(stderr, "imgraph: "+err.Error())
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code

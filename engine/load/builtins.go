@@ -91,12 +91,13 @@ type kw struct {
 }
 
 // parseKwargs accepts keyword arguments only and rejects unknown names,
-// suggesting the closest known one.
-func parseKwargs(fn string, pos Pos, args starlark.Tuple, kwargs []starlark.Tuple, known ...string) (*kw, error) {
+// suggesting the closest known one. Errors about one argument point at that
+// argument when the call at pos is written in a file the loader parsed.
+func parseKwargs(th *starlark.Thread, fn string, pos Pos, args starlark.Tuple, kwargs []starlark.Tuple, known ...string) (*kw, error) {
 	if len(args) > 0 {
 		return nil, Errorf(pos, "%s(): takes keyword arguments only (write %s(%s = ...))", fn, fn, known[0])
 	}
-	k := &kw{fn: fn, pos: pos, args: map[string]starlark.Value{}}
+	k := &kw{fn: fn, pos: pos, args: map[string]starlark.Value{}, apos: callArgPositions(th, pos)}
 	for _, kv := range kwargs {
 		name := string(kv[0].(starlark.String))
 		if !contains(known, name) {
@@ -105,12 +106,26 @@ func parseKwargs(fn string, pos Pos, args starlark.Tuple, kwargs []starlark.Tupl
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			msg += "; known arguments: " + strings.Join(known, ", ")
-			return nil, Errorf(pos, "%s", msg)
+			return nil, Errorf(k.at(name), "%s", msg)
 		}
 		k.args[name] = kv[1]
 		k.order = append(k.order, name)
 	}
 	return k, nil
+}
+
+// callArgPositions returns the keyword argument positions of the call at
+// pos, read from the syntax tree of pos.File (nil when it is unknown).
+func callArgPositions(th *starlark.Thread, pos Pos) map[string]Pos {
+	l, _ := th.Local("loader").(*loader)
+	if l == nil || pos.Line == 0 {
+		return nil
+	}
+	pf := l.parse(pos.File)
+	if pf.file == nil {
+		return nil
+	}
+	return argPositions(pf.file, pos)
 }
 
 func (k *kw) at(name string) Pos {
@@ -232,7 +247,7 @@ func builtinWorkspace(th *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 		return nil, Errorf(pos, "workspace() called twice; merge the settings into one call")
 	}
 	c.called = true
-	k, err := parseKwargs(b.Name(), pos, args, kwargs, "images", "registry", "platforms")
+	k, err := parseKwargs(th, b.Name(), pos, args, kwargs, "images", "registry", "platforms")
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +256,7 @@ func builtinWorkspace(th *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	} else if ok {
 		clean := path.Clean(s)
 		if path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
-			return nil, argErr(pos, "workspace", "images", "%q escapes the workspace; give a directory below the workspace root", s)
+			return nil, argErr(k.at("images"), "workspace", "images", "%q escapes the workspace; give a directory below the workspace root", s)
 		}
 		c.ws.ImagesDir = clean
 	}
@@ -264,7 +279,7 @@ func builtinBuildKit(th *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		return nil, err
 	}
 	pos := callPos(th, WorkspaceFile)
-	k, err := parseKwargs(b.Name(), pos, args, kwargs, "addr", "platforms")
+	k, err := parseKwargs(th, b.Name(), pos, args, kwargs, "addr", "platforms")
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +301,7 @@ func builtinDockerBuilder(th *starlark.Thread, b *starlark.Builtin, args starlar
 		return nil, err
 	}
 	pos := callPos(th, WorkspaceFile)
-	k, err := parseKwargs(b.Name(), pos, args, kwargs, "os_version", "host", "cert_dir", "platforms", "insecure", "isolation")
+	k, err := parseKwargs(th, b.Name(), pos, args, kwargs, "os_version", "host", "cert_dir", "platforms", "insecure", "isolation")
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +312,7 @@ func builtinDockerBuilder(th *starlark.Thread, b *starlark.Builtin, args starlar
 	}
 	if d.OSVersion != "" {
 		if _, ok := platform.WindowsReleases[d.OSVersion]; !ok {
-			return nil, argErr(pos, b.Name(), "os_version", "%q is not a known Windows release (%s)", d.OSVersion, strings.Join(platform.KnownWindowsReleases(), ", "))
+			return nil, argErr(k.at("os_version"), b.Name(), "os_version", "%q is not a known Windows release (%s)", d.OSVersion, strings.Join(platform.KnownWindowsReleases(), ", "))
 		}
 	}
 	if d.Host, _, err = k.str("host", false); err != nil {
@@ -316,7 +331,7 @@ func builtinDockerBuilder(th *starlark.Thread, b *starlark.Builtin, args starlar
 		return nil, err
 	}
 	if d.Isolation != "" && d.Isolation != "process" && d.Isolation != "hyperv" {
-		return nil, argErr(pos, b.Name(), "isolation", "%q: want \"process\" or \"hyperv\"", d.Isolation)
+		return nil, argErr(k.at("isolation"), b.Name(), "isolation", "%q: want \"process\" or \"hyperv\"", d.Isolation)
 	}
 	if d.OSVersion == "" && len(d.Platforms) == 0 {
 		return nil, Errorf(pos, "docker_builder(): give os_version (a Windows release such as \"ltsc2022\") or platforms")
@@ -343,11 +358,10 @@ func builtinImage(th *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	if c.img != nil {
 		return nil, Errorf(pos, "second image() call; an %s declares exactly one image (the first is at %s)", ImageFile, c.img.Pos)
 	}
-	k, err := parseKwargs(b.Name(), pos, args, kwargs, imageArgs...)
+	k, err := parseKwargs(th, b.Name(), pos, args, kwargs, imageArgs...)
 	if err != nil {
 		return nil, err
 	}
-	k.apos = argPositions(c.ast, pos)
 	img := &Image{Label: c.lbl, Dir: c.dir, File: c.file, Pos: pos, ArgPos: k.apos}
 	if img.Version, _, err = k.str("version", true); err != nil {
 		return nil, err
@@ -560,7 +574,7 @@ func imageArgsOf(k *kw, name string) (map[string]ImageArg, error) {
 
 func builtinWindows(th *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	pos := callPos(th, fileOf(th))
-	k, err := parseKwargs(b.Name(), pos, args, kwargs, "os_versions", "base", "dockerfile", "build_args", "image_args")
+	k, err := parseKwargs(th, b.Name(), pos, args, kwargs, "os_versions", "base", "dockerfile", "build_args", "image_args")
 	if err != nil {
 		return nil, err
 	}
@@ -575,10 +589,10 @@ func builtinWindows(th *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	seen := map[string]bool{}
 	for _, v := range vs {
 		if _, ok := platform.WindowsReleases[v]; !ok {
-			return nil, argErr(pos, "windows", "os_versions", "%q is not a known Windows release (%s)", v, strings.Join(platform.KnownWindowsReleases(), ", "))
+			return nil, argErr(k.at("os_versions"), "windows", "os_versions", "%q is not a known Windows release (%s)", v, strings.Join(platform.KnownWindowsReleases(), ", "))
 		}
 		if seen[v] {
-			return nil, argErr(pos, "windows", "os_versions", "%q listed twice", v)
+			return nil, argErr(k.at("os_versions"), "windows", "os_versions", "%q listed twice", v)
 		}
 		seen[v] = true
 	}
@@ -618,7 +632,12 @@ func builtinImageRef(th *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if plat != "" {
 		probe := strings.NewReplacer("{os_version}", "ltsc2022", "{os}", "linux", "{arch}", "amd64").Replace(plat)
 		if _, err := platform.Parse(probe); err != nil {
-			return nil, Errorf(pos, "image_ref(): platform %q: %v (placeholders: {os_version}, {os}, {arch})", plat, err)
+			// platform.Parse names the probed string; say what was written.
+			at := pos
+			if p, ok := callArgPositions(th, pos)["platform"]; ok {
+				at = p
+			}
+			return nil, Errorf(at, "image_ref(): argument \"platform\" = %q: %v (placeholders: {os_version}, {os}, {arch})", plat, err)
 		}
 	}
 	return &declValue{typ: "image_ref", v: &ImageArg{Label: l, PlatformTemplate: plat, Pos: pos}}, nil
@@ -630,7 +649,7 @@ func builtinGoBinary(th *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if c == nil {
 		return nil, Errorf(pos, "go_binary() may only be called while evaluating an %s", ImageFile)
 	}
-	k, err := parseKwargs(b.Name(), pos, args, kwargs, "package", "out", "srcs", "ldflags")
+	k, err := parseKwargs(th, b.Name(), pos, args, kwargs, "package", "out", "srcs", "ldflags")
 	if err != nil {
 		return nil, err
 	}
@@ -644,12 +663,12 @@ func builtinGoBinary(th *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if pb.Ldflags, _, err = k.str("ldflags", false); err != nil {
 		return nil, err
 	}
-	if err := checkOut(pos, b.Name(), pb.Out); err != nil {
+	if err := checkOut(k.at("out"), b.Name(), pb.Out); err != nil {
 		return nil, err
 	}
 	pkgDir := path.Clean(path.Join(c.dir, pb.Package))
 	if escapes(pkgDir) {
-		return nil, argErr(pos, b.Name(), "package", "%q escapes the workspace", pb.Package)
+		return nil, argErr(k.at("package"), b.Name(), "package", "%q escapes the workspace", pb.Package)
 	}
 	srcs, ok, err := k.strList("srcs")
 	if err != nil {
@@ -670,19 +689,20 @@ func builtinGoBinary(th *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		for i, s := range srcs {
 			p := path.Clean(path.Join(c.dir, s))
 			if escapes(p) {
-				return nil, argErr(pos, b.Name(), "srcs", "%q escapes the workspace", s)
+				return nil, argErr(k.at("srcs"), b.Name(), "srcs", "%q escapes the workspace", s)
 			}
 			srcs[i] = p
 		}
 	}
 	sort.Strings(srcs)
 	pb.Srcs = srcs
+	pb.Package = pkgDir
 	return &declValue{typ: "go_binary", v: pb}, nil
 }
 
 func builtinDebFile(th *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	pos := callPos(th, fileOf(th))
-	k, err := parseKwargs(b.Name(), pos, args, kwargs, "package", "version", "path", "out")
+	k, err := parseKwargs(th, b.Name(), pos, args, kwargs, "package", "version", "path", "out")
 	if err != nil {
 		return nil, err
 	}
@@ -699,15 +719,15 @@ func builtinDebFile(th *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	if pb.Out, _, err = k.str("out", true); err != nil {
 		return nil, err
 	}
-	if err := checkOut(pos, b.Name(), pb.Out); err != nil {
+	if err := checkOut(k.at("out"), b.Name(), pb.Out); err != nil {
 		return nil, err
 	}
 	return &declValue{typ: "deb_file", v: pb}, nil
 }
 
 func checkOut(pos Pos, fn, out string) error {
-	if out == "" || path.IsAbs(out) || escapes(path.Clean(out)) {
-		return argErr(pos, fn, "out", "%q must be a relative path inside the build context", out)
+	if out == "" || strings.ContainsAny(out, "/\\") || out == "." || out == ".." {
+		return argErr(pos, fn, "out", "%q must be a file name; prebuild outputs are placed at the root of the build context", out)
 	}
 	return nil
 }

@@ -184,7 +184,7 @@ type ImageArg struct {
 type Prebuild struct {
 	Kind string `json:"kind"` // "go_binary" or "deb_file"
 	// go_binary
-	Package string   `json:"package,omitempty"` // relative to the image directory
+	Package string   `json:"package,omitempty"` // package directory, relative to the workspace root
 	Out     string   `json:"out"`               // file name written into the context
 	Srcs    []string `json:"srcs,omitempty"`    // input files, relative to the workspace root
 	Ldflags string   `json:"ldflags,omitempty"`

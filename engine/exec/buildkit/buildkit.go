@@ -1,0 +1,175 @@
+// Package buildkit builds Linux nodes through a BuildKit daemon with the
+// Dockerfile frontend and pushes them to the registry.
+package buildkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/docker/cli/cli/config"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/auth/authprovider"
+	"github.com/tonistiigi/fsutil"
+
+	"github.com/imgraph/imgraph/engine/exec"
+	"github.com/imgraph/imgraph/engine/platform"
+)
+
+// Executor builds nodes on one buildkitd.
+type Executor struct {
+	addr      string
+	c         *client.Client
+	platforms map[string]bool // OCI platform strings the workers support
+}
+
+// New connects to addr and lists its workers, so a daemon that is not
+// there fails now with one clear line rather than in the middle of a build.
+func New(ctx context.Context, addr string) (*Executor, error) {
+	c, err := client.New(ctx, addr)
+	if err != nil {
+		return nil, fmt.Errorf("connect to buildkitd at %s: %w", addr, err)
+	}
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	workers, err := c.ListWorkers(lctx)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("buildkitd at %s is not answering (%s)", addr, firstLine(err))
+	}
+	e := &Executor{addr: addr, c: c, platforms: map[string]bool{}}
+	for _, w := range workers {
+		for _, p := range w.Platforms {
+			s := p.OS + "/" + p.Architecture
+			if p.Variant != "" {
+				e.platforms[s+"/"+p.Variant] = true
+			}
+			e.platforms[s] = true
+		}
+	}
+	return e, nil
+}
+
+func firstLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// Close releases the connection.
+func (e *Executor) Close() error { return e.c.Close() }
+
+// Name implements exec.Executor.
+func (e *Executor) Name() string { return "buildkit " + e.addr }
+
+// Supports reports whether a worker can build p (natively or through QEMU).
+func (e *Executor) Supports(p platform.Platform) bool {
+	return !p.IsWindows() && e.platforms[p.OCI()]
+}
+
+// sourceDateEpoch pins timestamps so identical inputs give identical digests.
+func sourceDateEpoch() string {
+	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
+		return v
+	}
+	return "0"
+}
+
+// Build implements exec.Executor.
+func (e *Executor) Build(ctx context.Context, req exec.Request) (exec.Result, error) {
+	status := req.Status
+	if status == nil {
+		status = make(chan *client.SolveStatus)
+		go func() {
+			for range status {
+			}
+		}()
+	}
+	ctxFS, err := fsutil.NewFS(req.ContextDir)
+	if err != nil {
+		close(status)
+		return exec.Result{}, fmt.Errorf("open context %s: %w", req.ContextDir, err)
+	}
+	ctxFS, err = newOverlay(ctxFS, req.Extra)
+	if err != nil {
+		close(status)
+		return exec.Result{}, err
+	}
+	dfFS, err := fsutil.NewFS(filepath.Dir(req.Dockerfile))
+	if err != nil {
+		close(status)
+		return exec.Result{}, fmt.Errorf("open dockerfile dir: %w", err)
+	}
+	attrs := map[string]string{
+		"filename":                             filepath.Base(req.Dockerfile),
+		"platform":                             req.Platform.OCI(),
+		"build-arg:SOURCE_DATE_EPOCH":          sourceDateEpoch(),
+		"build-arg:BUILDKIT_SBOM_SCAN_CONTEXT": "false",
+	}
+	keys := make([]string, 0, len(req.BuildArgs))
+	for k := range req.BuildArgs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		attrs["build-arg:"+k] = req.BuildArgs[k]
+	}
+	for k, v := range req.Labels {
+		attrs["label:"+k] = v
+	}
+	if req.NoCache {
+		attrs["no-cache"] = ""
+	}
+	export := client.ExportEntry{
+		Type: client.ExporterImage,
+		Attrs: map[string]string{
+			"name":              req.Ref,
+			"push":              fmt.Sprint(req.Push),
+			"rewrite-timestamp": "true",
+			"oci-mediatypes":    "false", // docker media types, as the legacy images and tooling expect
+			"unpack":            "false",
+		},
+	}
+	dockerCfg := config.LoadDefaultConfigFile(io.Discard)
+	opt := client.SolveOpt{
+		Frontend:      "dockerfile.v0",
+		FrontendAttrs: attrs,
+		LocalMounts:   map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS},
+		Exports:       []client.ExportEntry{export},
+		Session: []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
+			AuthConfigProvider: authprovider.LoadAuthConfig(dockerCfg),
+		})},
+	}
+	resp, err := e.c.Solve(ctx, nil, opt, status)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return exec.Result{}, fmt.Errorf("build %s: cancelled", req.ID)
+		}
+		return exec.Result{}, fmt.Errorf("build %s on %s: %s", req.ID, e.Name(), cleanSolveErr(err))
+	}
+	dgst := resp.ExporterResponse["containerimage.digest"]
+	if dgst == "" {
+		return exec.Result{}, fmt.Errorf("build %s: buildkitd returned no image digest", req.ID)
+	}
+	return exec.Result{Digest: dgst, Ref: req.Ref}, nil
+}
+
+// cleanSolveErr keeps BuildKit's message but drops gRPC noise and stack
+// traces, which say nothing to a user.
+func cleanSolveErr(err error) string {
+	s := err.Error()
+	s = strings.TrimPrefix(s, "rpc error: code = Unknown desc = ")
+	if i := strings.Index(s, "\ngoroutine "); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
