@@ -124,7 +124,7 @@ func Load(ctx context.Context, opts Options) (*Workspace, error) {
 	}
 	if len(list) > 0 {
 		sortErrors(list)
-		return nil, list
+		return nil, dedupErrors(list)
 	}
 	ws.Images = images
 	ws.index()
@@ -140,6 +140,19 @@ func Load(ctx context.Context, opts Options) (*Workspace, error) {
 	}
 	sort.Strings(ws.StarFiles)
 	return ws, nil
+}
+
+// dedupErrors drops repeats of one error (a broken library loaded by
+// several images is reported once); list must be sorted.
+func dedupErrors(list ErrorList) ErrorList {
+	out := list[:0]
+	for _, e := range list {
+		if len(out) > 0 && e.Error() == out[len(out)-1].Error() {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 func sortErrors(list ErrorList) {
@@ -262,7 +275,13 @@ func (l *loader) checkLoadCycles(file string) error {
 			}
 			fmt.Fprintf(&b, "load cycle:")
 			for j := i; j < len(stack); j++ {
-				fmt.Fprintf(&b, "\n    %s loads %s", posStack[j+1], moduleLabel(nextOf(stack, j, f)))
+				// posStack[j+1] is where stack[j] loads stack[j+1]; the
+				// closing edge (last file back to f) is at.
+				edgePos := at
+				if j+1 < len(posStack) {
+					edgePos = posStack[j+1]
+				}
+				fmt.Fprintf(&b, "\n    %s loads %s", edgePos, moduleLabel(nextOf(stack, j, f)))
 			}
 			return Errorf(at, "%s\n  break the cycle by moving the shared definitions into a file both can load", b.String())
 		}
@@ -406,6 +425,13 @@ func convertErr(err error) error {
 			// The innermost frame of a builtin has no position: use its caller.
 			for i := len(ee.CallStack) - 1; i >= 0 && pos.Line == 0; i-- {
 				pos = toPos(ee.CallStack[i].Pos)
+			}
+		}
+		// An error inside a library function: also say where the
+		// evaluated file called it, so the user finds their own line.
+		if len(ee.CallStack) > 1 {
+			if top := toPos(ee.CallStack[0].Pos); top.Line > 0 && top.File != pos.File {
+				msg += fmt.Sprintf(" (called from %s)", top)
 			}
 		}
 		return Errorf(pos, "%s", msg)
