@@ -1,42 +1,706 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
 
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/util/progress/progresswriter"
 	"github.com/urfave/cli/v2"
 
+	"github.com/imgraph/imgraph/engine/exec"
+	"github.com/imgraph/imgraph/engine/exec/buildkit"
+	"github.com/imgraph/imgraph/engine/exec/docker"
 	"github.com/imgraph/imgraph/engine/graph"
+	"github.com/imgraph/imgraph/engine/hash"
+	"github.com/imgraph/imgraph/engine/label"
+	"github.com/imgraph/imgraph/engine/load"
+	"github.com/imgraph/imgraph/engine/naming"
+	"github.com/imgraph/imgraph/engine/plan"
+	"github.com/imgraph/imgraph/engine/platform"
+	"github.com/imgraph/imgraph/engine/publish"
 )
+
+// localStackSocket is where hack/local-stack.sh starts buildkitd.
+const localStackSocket = "unix:///var/tmp/imgraph-stack/buildkitd.sock"
 
 func buildCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "build",
-		Usage:     "build TARGETS and everything they build on",
+		Usage:     "build TARGETS and everything they build on; with --push also publish manifest lists",
 		ArgsUsage: "[TARGETS]",
 		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "push", Usage: "publish the manifest list of every selected image (per-platform images are always pushed to the registry)"},
+			&cli.StringSliceFlag{Name: "platform", Usage: "build only these platforms (repeatable)"},
+			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 4, Usage: "nodes built in parallel"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan (what would build and why) without building"},
+			&cli.BoolFlag{Name: "no-cache", Usage: "rebuild every node, ignoring the registry record and BuildKit's cache"},
+			&cli.BoolFlag{Name: "keep-going", Value: true, Usage: "after a failure, finish the nodes that do not depend on it (--keep-going=false cancels everything)"},
+			&cli.BoolFlag{Name: "allow-missing-platforms", Usage: "publish manifest lists even when some declared platforms were not built (says which)"},
+			&cli.StringFlag{Name: "progress", Value: "auto", Usage: "auto, plain, tty, rawjson or quiet"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "summary format: text or json"},
+			&cli.StringFlag{Name: "metadata-file", Usage: "also write the JSON summary to this file"},
+			&cli.StringFlag{Name: "buildkit-addr", Usage: "buildkitd address (default: $BUILDKIT_HOST, WORKSPACE.star buildkit(), the local stack)"},
 		},
-		Action: func(c *cli.Context) error {
-			g, err := loadGraph(c)
-			if err != nil {
-				return err
-			}
-			ids, err := selectTargets(g, c.Args().Slice())
-			if err != nil {
-				return err
-			}
-			ids = g.Closure(ids)
-			if !c.Bool("dry-run") {
-				return failedErr(fmt.Errorf("build: executing builds is not implemented yet; use --dry-run"))
-			}
-			for _, id := range ids {
-				fmt.Fprintln(c.App.Writer, id)
-			}
-			return nil
-		},
+		Action: runBuild,
 	}
 }
 
-func queryHash(c *cli.Context, g *graph.Graph, out string) error {
-	return failedErr(fmt.Errorf("query hash: not implemented yet"))
+// nodeRun is the bookkeeping of one node during a build.
+type nodeRun struct {
+	id       graph.NodeID
+	node     *graph.Node
+	ref      string
+	digest   hash.NodeDigest
+	executor string // name of the executor, or "" when none can build it
+	decision plan.Decision
+	result   exec.Result
+	outcome  exec.Outcome
+	took     time.Duration
+	solve    time.Duration
 }
+
+type buildState struct {
+	c        *cli.Context
+	g        *graph.Graph
+	root     string
+	registry string
+	runs     map[graph.NodeID]*nodeRun
+	order    []graph.NodeID
+	mu       sync.Mutex
+}
+
+func runBuild(c *cli.Context) error {
+	switch c.String("progress") {
+	case "auto", "plain", "tty", "rawjson", "quiet":
+	default:
+		return usageErr(fmt.Errorf("--progress %q: want auto, plain, tty, rawjson or quiet", c.String("progress")))
+	}
+	if o := c.String("output"); o != "text" && o != "json" {
+		return usageErr(fmt.Errorf("--output %q: want text or json", o))
+	}
+	start := time.Now()
+	g, err := loadGraph(c)
+	if err != nil {
+		return err
+	}
+	ids, err := selectTargets(g, c.Args().Slice())
+	if err != nil {
+		return err
+	}
+	if ps := c.StringSlice("platform"); len(ps) > 0 {
+		ids, err = filterPlatforms(ids, ps)
+		if err != nil {
+			return err
+		}
+	}
+	ids = g.Closure(ids)
+	registry := g.Workspace.Registry
+	if registry == "" {
+		return usageErr(fmt.Errorf("no registry to build into: set workspace(registry = ...) in WORKSPACE.star, pass --registry, or set $REGISTRY (for the local stack: --registry 127.0.0.1:5000)"))
+	}
+	digests, err := hashNodes(c, g, ids)
+	if err != nil {
+		return failedErr(fmt.Errorf("hash inputs: %w", err))
+	}
+	bs := &buildState{c: c, g: g, root: g.Workspace.Root, registry: registry, runs: map[graph.NodeID]*nodeRun{}, order: ids}
+	var planNodes []plan.Node
+	routes, err := routeNodes(c, g.Workspace, ids)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		n, _ := g.Node(id)
+		r := &nodeRun{id: id, node: n, digest: digests[id], executor: routes[id].name,
+			ref: naming.PlatformRef(registry, n.Image.Repository, n.Image.Version, id.Platform)}
+		bs.runs[id] = r
+		if r.executor != "" {
+			planNodes = append(planNodes, plan.Node{ID: id, Ref: r.ref, Digest: r.digest.Digest})
+		}
+	}
+	cacheDir := filepath.Join(bs.root, ".imgraph", "cache")
+	decisions, err := plan.Plan(c.Context, planNodes, plan.Options{NoCache: c.Bool("no-cache"), CacheFile: filepath.Join(cacheDir, "published.json")})
+	if err != nil {
+		return failedErr(err)
+	}
+	for _, d := range decisions {
+		bs.runs[d.ID].decision = d
+	}
+	if c.Bool("dry-run") {
+		return printPlan(c.App.Writer, bs)
+	}
+
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	execs := &executors{routes: routes}
+	defer execs.close()
+
+	pw, err := newProgress(ctx, c.String("progress"))
+	if err != nil {
+		return failedErr(err)
+	}
+	prebuilder := &exec.Prebuilder{Root: bs.root, CacheDir: filepath.Join(cacheDir, "prebuild")}
+	task := func(ctx context.Context, id graph.NodeID) (exec.State, string, error) {
+		return bs.buildNode(ctx, id, execs, prebuilder, pw)
+	}
+	var toRun []graph.NodeID
+	for _, id := range ids {
+		if bs.runs[id].executor != "" {
+			toRun = append(toRun, id)
+		} else {
+			bs.runs[id].outcome = exec.Outcome{State: exec.StateNotBuilt, Reason: "no builder for " + id.Platform.String()}
+		}
+	}
+	outcomes := exec.Schedule(ctx, g, toRun, c.Int("jobs"), c.Bool("keep-going"), task)
+	pw.close()
+	for id, o := range outcomes {
+		bs.runs[id].outcome = o
+	}
+	// Dependants of nodes nobody can build are skipped too.
+	for _, id := range ids {
+		r := bs.runs[id]
+		if r.outcome.State == "" {
+			r.outcome = exec.Outcome{State: exec.StateSkipped, Reason: "a dependency was not built"}
+		}
+	}
+	var lists []listResult
+	if c.Bool("push") && ctx.Err() == nil {
+		lists = bs.publishLists(ctx)
+	}
+	sum := bs.summary(lists, time.Since(start))
+	if err := writeSummary(c, sum); err != nil {
+		return failedErr(err)
+	}
+	if ctx.Err() != nil {
+		return failedErr(fmt.Errorf("build interrupted; nothing was published for unfinished images"))
+	}
+	if sum.Failed > 0 || sum.ListsFailed > 0 {
+		return failedErr(fmt.Errorf("%d node(s) failed, %d manifest list(s) not published", sum.Failed, sum.ListsFailed))
+	}
+	return nil
+}
+
+func filterPlatforms(ids []graph.NodeID, ps []string) ([]graph.NodeID, error) {
+	want := map[string]bool{}
+	for _, s := range ps {
+		p, err := platform.Parse(s)
+		if err != nil {
+			return nil, usageErr(fmt.Errorf("--platform: %v", err))
+		}
+		want[p.String()] = true
+	}
+	var out []graph.NodeID
+	for _, id := range ids {
+		if want[id.Platform.String()] {
+			out = append(out, id)
+		}
+	}
+	if len(out) == 0 {
+		return nil, usageErr(fmt.Errorf("--platform %s: none of the selected images has that platform", strings.Join(ps, ", ")))
+	}
+	return out, nil
+}
+
+// route says which builder takes a node.
+type route struct {
+	name   string // "" = none
+	kind   string // "buildkit" or "docker"
+	addr   string
+	docker docker.Config
+}
+
+// routeNodes assigns each node a builder: a docker_builder for its Windows
+// release (or one that lists the platform explicitly), else BuildKit for
+// Linux. Windows nodes without a builder get none.
+func routeNodes(c *cli.Context, ws *load.Workspace, ids []graph.NodeID) (map[graph.NodeID]route, error) {
+	dockers := append([]load.DockerBuilder(nil), ws.DockerBuilders...)
+	// REMOTE_DOCKER_URL_<V> alone declares a builder, as the legacy scripts did.
+	for _, v := range platform.KnownWindowsReleases() {
+		if os.Getenv(docker.EnvHostPrefix+strings.ToUpper(v)) == "" {
+			continue
+		}
+		declared := false
+		for _, d := range dockers {
+			declared = declared || d.OSVersion == v
+		}
+		if !declared {
+			dockers = append(dockers, load.DockerBuilder{OSVersion: v})
+		}
+	}
+	bkAddr, bkSource := buildkitAddr(c, ws)
+	out := map[graph.NodeID]route{}
+	for _, id := range ids {
+		p := id.Platform
+		var r route
+		for _, d := range dockers {
+			match := p.IsWindows() && d.OSVersion == p.OSVersion
+			for _, dp := range d.Platforms {
+				match = match || dp == p
+			}
+			if match {
+				cfg := docker.ConfigFor(d, os.Getenv)
+				r = route{name: "docker " + cfg.Host, kind: "docker", docker: cfg}
+				break
+			}
+		}
+		if r.name == "" && !p.IsWindows() {
+			addr := bkAddr
+			for _, b := range ws.BuildKits {
+				for _, bp := range b.Platforms {
+					if bp == p && c.String("buildkit-addr") == "" && os.Getenv("BUILDKIT_HOST") == "" {
+						addr = b.Addr
+					}
+				}
+			}
+			r = route{name: "buildkit " + addr, kind: "buildkit", addr: addr + "\x00" + bkSource}
+		}
+		out[id] = r
+	}
+	return out, nil
+}
+
+// buildkitAddr picks the daemon: --buildkit-addr, $BUILDKIT_HOST, the first
+// WORKSPACE.star buildkit(), then the local stack. The source is kept for
+// the error message when the daemon is not there.
+func buildkitAddr(c *cli.Context, ws *load.Workspace) (string, string) {
+	if a := c.String("buildkit-addr"); a != "" {
+		return a, "--buildkit-addr"
+	}
+	if a := os.Getenv("BUILDKIT_HOST"); a != "" {
+		return a, "$BUILDKIT_HOST"
+	}
+	for _, b := range ws.BuildKits {
+		if len(b.Platforms) == 0 {
+			return b.Addr, "buildkit() at " + b.Pos.String()
+		}
+	}
+	return localStackSocket, "the local stack's default socket"
+}
+
+// executors connects lazily, once per daemon, so a no-op build never
+// dials anything.
+type executors struct {
+	routes map[graph.NodeID]route
+	mu     sync.Mutex
+	conns  map[string]*conn
+}
+
+type conn struct {
+	once sync.Once
+	ex   exec.Executor
+	err  error
+	cls  func() error
+}
+
+func (e *executors) get(ctx context.Context, id graph.NodeID) (exec.Executor, error) {
+	r := e.routes[id]
+	e.mu.Lock()
+	if e.conns == nil {
+		e.conns = map[string]*conn{}
+	}
+	key := r.kind + " " + r.addr + r.docker.Host
+	cn, ok := e.conns[key]
+	if !ok {
+		cn = &conn{}
+		e.conns[key] = cn
+	}
+	e.mu.Unlock()
+	cn.once.Do(func() {
+		switch r.kind {
+		case "buildkit":
+			addr, source, _ := strings.Cut(r.addr, "\x00")
+			bk, err := buildkit.New(ctx, addr)
+			if err != nil {
+				cn.err = fmt.Errorf("%v; tried %s (from %s). Start the local stack with `hack/local-stack.sh up`, or point --buildkit-addr / $BUILDKIT_HOST at a running buildkitd", err, addr, source)
+				return
+			}
+			cn.ex, cn.cls = bk, bk.Close
+		case "docker":
+			d, err := docker.New(ctx, r.docker)
+			if err != nil {
+				cn.err = err
+				return
+			}
+			cn.ex, cn.cls = d, func() error { return nil }
+		}
+	})
+	if cn.err != nil {
+		return nil, cn.err
+	}
+	if d, ok := cn.ex.(*docker.Executor); ok {
+		if err := d.CheckPlatform(id.Platform); err != nil {
+			return nil, err
+		}
+	}
+	if bk, ok := cn.ex.(*buildkit.Executor); ok && !bk.Supports(id.Platform) {
+		return nil, fmt.Errorf("%s has no worker for %s (QEMU not registered? run hack/local-stack.sh up)", bk.Name(), id.Platform.OCI())
+	}
+	return cn.ex, nil
+}
+
+func (e *executors) close() {
+	for _, cn := range e.conns {
+		if cn.cls != nil {
+			cn.cls()
+		}
+	}
+}
+
+// buildNode runs one node: skip when the registry already holds its input
+// digest, else prebuild, resolve build args from the parents' results,
+// build and push.
+func (bs *buildState) buildNode(ctx context.Context, id graph.NodeID, execs *executors, pb *exec.Prebuilder, pw *progress) (exec.State, string, error) {
+	r := bs.runs[id]
+	t0 := time.Now()
+	defer func() { r.took = time.Since(t0) }()
+	if !r.decision.Build {
+		r.result = exec.Result{Digest: r.decision.ExistingDigest, Ref: r.ref}
+		return exec.StateUpToDate, r.decision.Reason, nil
+	}
+	ex, err := execs.get(ctx, id)
+	if err != nil {
+		return "", "", err
+	}
+	decl := r.node.Decl
+	extra, err := pb.Run(ctx, decl, id.Platform, string(r.digest.Parts["prebuild"]))
+	if err != nil {
+		return "", "", err
+	}
+	args := map[string]string{
+		"REGISTRY":   bs.registry,
+		"OS_VERSION": id.Platform.OSVersion,
+	}
+	for k, v := range decl.BuildArgs {
+		args[k] = v
+	}
+	switch decl.Base.Kind {
+	case load.BaseInTree:
+		args["BASEIMAGE"] = bs.pinned(graph.NodeID{Label: decl.Base.Label, Platform: id.Platform})
+	case load.BaseExternal:
+		args["BASEIMAGE"] = decl.Base.Ref
+	default:
+		args["BASEIMAGE"] = "scratch"
+	}
+	for _, e := range r.node.Deps {
+		if e.Kind == graph.EdgeImageArg {
+			args[e.Arg] = bs.pinned(e.To)
+		}
+	}
+	labels := map[string]string{
+		"image_version":       decl.Version,
+		plan.LabelInputDigest: string(r.digest.Digest),
+	}
+	if rev := sourceRevision(bs.root); rev != "" {
+		labels["commit_id"] = rev
+	}
+	for k, v := range decl.Labels {
+		labels[k] = v
+	}
+	req := exec.Request{
+		ID: id, Platform: id.Platform, Root: bs.root,
+		Dockerfile: filepath.Join(bs.root, filepath.FromSlash(decl.Dockerfile)),
+		ContextDir: filepath.Join(bs.root, filepath.FromSlash(decl.Context)),
+		Extra:      extra, BuildArgs: args, Labels: labels, Digest: r.digest.Digest,
+		Ref: r.ref, Push: true, NoCache: bs.c.Bool("no-cache"),
+		Status: pw.status(id.String()),
+	}
+	t1 := time.Now()
+	res, err := ex.Build(ctx, req)
+	r.solve = time.Since(t1)
+	if err != nil {
+		return "", "", err
+	}
+	r.result = res
+	_ = plan.RecordBuilt(filepath.Join(bs.root, ".imgraph", "cache", "published.json"), r.ref, res.Digest, r.digest.Digest)
+	return exec.StateBuilt, r.decision.Reason, nil
+}
+
+// pinned is a finished node's reference pinned by digest, so a child
+// builds on exactly what its parent produced.
+func (bs *buildState) pinned(id graph.NodeID) string {
+	p := bs.runs[id]
+	ref := p.ref
+	if p.result.Digest != "" {
+		ref += "@" + p.result.Digest
+	}
+	return ref
+}
+
+var (
+	revOnce sync.Once
+	revVal  string
+)
+
+// sourceRevision is the workspace's git HEAD, recorded as the legacy
+// commit_id label; empty outside git.
+func sourceRevision(root string) string {
+	revOnce.Do(func() {
+		data, err := os.ReadFile(filepath.Join(root, ".git", "HEAD"))
+		if err != nil {
+			return
+		}
+		s := strings.TrimSpace(string(data))
+		if ref, ok := strings.CutPrefix(s, "ref: "); ok {
+			b, err := os.ReadFile(filepath.Join(root, ".git", filepath.FromSlash(ref)))
+			if err != nil {
+				return
+			}
+			s = strings.TrimSpace(string(b))
+		}
+		revVal = s
+	})
+	return revVal
+}
+
+type listResult struct {
+	Label   string   `json:"label"`
+	Ref     string   `json:"ref"`
+	Digest  string   `json:"digest,omitempty"`
+	Missing []string `json:"missing,omitempty"`
+	Error   string   `json:"error,omitempty"`
+}
+
+// publishLists writes one manifest list per selected image whose declared
+// platforms all exist; the publish package refuses a partial list.
+func (bs *buildState) publishLists(ctx context.Context) []listResult {
+	byLabel := map[label.Label][]*nodeRun{}
+	var labels []label.Label
+	for _, id := range bs.order {
+		if _, ok := byLabel[id.Label]; !ok {
+			labels = append(labels, id.Label)
+		}
+		byLabel[id.Label] = append(byLabel[id.Label], bs.runs[id])
+	}
+	var out []listResult
+	for _, l := range labels {
+		img, _ := bs.g.Workspace.Image(l)
+		lr := listResult{Label: string(l), Ref: naming.ListRef(bs.registry, img.Repository, img.Version)}
+		list := publish.List{Ref: lr.Ref, Declared: img.AllPlatforms()}
+		for _, r := range byLabel[l] {
+			if r.outcome.State == exec.StateBuilt || r.outcome.State == exec.StateUpToDate {
+				list.Entries = append(list.Entries, publish.Entry{Ref: r.ref, Digest: r.result.Digest, Platform: r.id.Platform})
+			}
+		}
+		res, err := publish.Publish(ctx, list, publish.Options{AllowMissing: bs.c.Bool("allow-missing-platforms")})
+		if err != nil {
+			lr.Error = err.Error()
+		} else {
+			lr.Digest = res.Digest
+			for _, p := range res.Missing {
+				lr.Missing = append(lr.Missing, p.String())
+			}
+		}
+		out = append(out, lr)
+	}
+	return out
+}
+
+// summaryJSON is the stable machine-readable build report (README.md).
+type summaryJSON struct {
+	Nodes       []summaryNode `json:"nodes"`
+	Lists       []listResult  `json:"manifest_lists,omitempty"`
+	Built       int           `json:"built"`
+	UpToDate    int           `json:"up_to_date"`
+	Failed      int           `json:"failed"`
+	NotBuilt    int           `json:"not_built"`
+	ListsFailed int           `json:"manifest_lists_failed"`
+	Seconds     float64       `json:"seconds"`
+	SolveSecs   float64       `json:"solve_seconds"`
+}
+
+type summaryNode struct {
+	ID          string  `json:"id"`
+	Ref         string  `json:"ref"`
+	State       string  `json:"state"`
+	Reason      string  `json:"reason,omitempty"`
+	Error       string  `json:"error,omitempty"`
+	InputDigest string  `json:"input_digest"`
+	Digest      string  `json:"digest,omitempty"`
+	Seconds     float64 `json:"seconds"`
+	Builder     string  `json:"builder,omitempty"`
+}
+
+func (bs *buildState) summary(lists []listResult, total time.Duration) summaryJSON {
+	s := summaryJSON{Lists: lists, Seconds: total.Seconds()}
+	var solve time.Duration
+	for _, id := range bs.order {
+		r := bs.runs[id]
+		n := summaryNode{ID: id.String(), Ref: r.ref, State: string(r.outcome.State), Reason: r.outcome.Reason,
+			InputDigest: string(r.digest.Digest), Digest: r.result.Digest, Seconds: r.took.Seconds(), Builder: r.executor}
+		if r.outcome.Err != nil {
+			n.Error = r.outcome.Err.Error()
+		}
+		switch r.outcome.State {
+		case exec.StateBuilt:
+			s.Built++
+		case exec.StateUpToDate:
+			s.UpToDate++
+		case exec.StateFailed:
+			s.Failed++
+		default:
+			s.NotBuilt++
+		}
+		solve += r.solve
+		s.Nodes = append(s.Nodes, n)
+	}
+	s.SolveSecs = solve.Seconds()
+	for _, l := range lists {
+		if l.Error != "" {
+			s.ListsFailed++
+		}
+	}
+	return s
+}
+
+func writeSummary(c *cli.Context, s summaryJSON) error {
+	if f := c.String("metadata-file"); f != "" {
+		fh, err := os.Create(f)
+		if err != nil {
+			return err
+		}
+		if err := writeJSON(fh, s); err != nil {
+			fh.Close()
+			return err
+		}
+		if err := fh.Close(); err != nil {
+			return err
+		}
+	}
+	if c.String("output") == "json" {
+		return writeJSON(c.App.Writer, s)
+	}
+	w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "NODE\tSTATE\tTIME\tDIGEST\tNOTE")
+	for _, n := range s.Nodes {
+		note := n.Reason
+		if n.Error != "" {
+			note = firstLines(n.Error, 1)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%.1fs\t%s\t%s\n", n.ID, n.State, n.Seconds, short(n.Digest), note)
+	}
+	w.Flush()
+	for _, n := range s.Nodes {
+		if n.Error != "" {
+			fmt.Fprintf(c.App.ErrWriter, "\n%s failed:\n%s\n", n.ID, indent(lastLines(n.Error, 20)))
+		}
+	}
+	for _, l := range s.Lists {
+		switch {
+		case l.Error != "":
+			fmt.Fprintf(c.App.Writer, "manifest list %s: NOT published: %s\n", l.Ref, l.Error)
+		case len(l.Missing) > 0:
+			fmt.Fprintf(c.App.Writer, "manifest list %s: published %s WITHOUT %s (--allow-missing-platforms)\n", l.Ref, short(l.Digest), strings.Join(l.Missing, ", "))
+		default:
+			fmt.Fprintf(c.App.Writer, "manifest list %s: %s\n", l.Ref, short(l.Digest))
+		}
+	}
+	fmt.Fprintf(c.App.Writer, "%d built, %d up to date, %d failed, %d not built in %.1fs\n", s.Built, s.UpToDate, s.Failed, s.NotBuilt, s.Seconds)
+	return nil
+}
+
+func short(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return strings.Join(lines, " ")
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func printPlan(w io.Writer, bs *buildState) error {
+	if bs.c.String("output") == "json" {
+		type planJSON struct {
+			ID          string            `json:"id"`
+			Ref         string            `json:"ref"`
+			InputDigest string            `json:"input_digest"`
+			Action      string            `json:"action"`
+			Reason      string            `json:"reason"`
+			Parts       map[string]string `json:"parts,omitempty"`
+		}
+		var out []planJSON
+		for _, id := range bs.order {
+			r := bs.runs[id]
+			action, reason := planAction(r)
+			parts := map[string]string{}
+			for k, v := range r.digest.Parts {
+				parts[k] = string(v)
+			}
+			out = append(out, planJSON{ID: id.String(), Ref: r.ref, InputDigest: string(r.digest.Digest), Action: action, Reason: reason, Parts: parts})
+		}
+		return writeJSON(w, map[string]any{"plan": out})
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tACTION\tINPUT DIGEST\tWHY")
+	for _, id := range bs.order {
+		r := bs.runs[id]
+		action, reason := planAction(r)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", id, action, short(string(r.digest.Digest)), reason)
+	}
+	return tw.Flush()
+}
+
+func planAction(r *nodeRun) (string, string) {
+	switch {
+	case r.executor == "":
+		return "not built", "no builder for " + r.id.Platform.String()
+	case r.decision.Build:
+		return "build", r.decision.Reason
+	}
+	return "up to date", r.decision.Reason
+}
+
+// progress fans BuildKit-style status streams of many nodes into one
+// progressui display, each vertex prefixed with its node.
+type progress struct {
+	pw   progresswriter.Writer
+	mw   *progresswriter.MultiWriter
+	keep progresswriter.Writer
+}
+
+func newProgress(ctx context.Context, mode string) (*progress, error) {
+	pw, err := progresswriter.NewPrinter(context.WithoutCancel(ctx), os.Stderr, mode)
+	if err != nil {
+		return nil, fmt.Errorf("progress display: %w", err)
+	}
+	mw := progresswriter.NewMultiWriter(pw)
+	// keep holds the display open until every node is done: the multi
+	// writer closes it when its last prefixed writer finishes.
+	return &progress{pw: pw, mw: mw, keep: mw.WithPrefix("", false)}, nil
+}
+
+func (p *progress) status(prefix string) chan *client.SolveStatus {
+	return p.mw.WithPrefix(prefix, true).Status()
+}
+
+func (p *progress) close() {
+	close(p.keep.Status())
+	<-p.pw.Done()
+}
+
+var _ = errors.New
+var _ = sort.Strings

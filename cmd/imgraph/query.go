@@ -313,3 +313,41 @@ func printImages(w io.Writer, g *graph.Graph, ids []graph.NodeID, out string) er
 }
 
 func indent(s string) string { return "  " + strings.ReplaceAll(s, "\n", "\n  ") }
+
+// queryHash prints each node's input digest; with --output json also the
+// parts it is made of (what changed, when compared with another run).
+func queryHash(c *cli.Context, g *graph.Graph, out string) error {
+	ids, err := selectTargets(g, c.Args().Slice())
+	if err != nil {
+		return err
+	}
+	digests, err := hashNodes(c, g, ids)
+	if err != nil {
+		return failedErr(fmt.Errorf("hash inputs: %w", err))
+	}
+	w := c.App.Writer
+	if out == "json" {
+		type hashJSON struct {
+			ID     string            `json:"id"`
+			Digest string            `json:"digest"`
+			Parts  map[string]string `json:"parts"`
+		}
+		list := []hashJSON{}
+		for _, id := range ids {
+			d := digests[id]
+			parts := map[string]string{}
+			for k, v := range d.Parts {
+				parts[k] = string(v)
+			}
+			list = append(list, hashJSON{ID: id.String(), Digest: string(d.Digest), Parts: parts})
+		}
+		return writeJSON(w, map[string]any{"nodes": list})
+	}
+	if out != "text" {
+		return usageErr(fmt.Errorf("query hash: --output %s is not supported (text or json)", out))
+	}
+	for _, id := range ids {
+		fmt.Fprintf(w, "%s %s\n", digests[id].Digest, id)
+	}
+	return nil
+}
