@@ -1,17 +1,102 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/imgraph/imgraph/engine/legacy"
 )
 
+// importCommand converts a legacy test/images tree. Exit status: 0 every
+// image imported; 1 some image could not be (the others are still
+// written); 2 bad command line (LEGACY_DIR missing or without images,
+// --out not empty without --force, --out inside LEGACY_DIR).
 func importCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "import",
-		Usage: "not implemented yet",
-		Action: func(*cli.Context) error {
-			return failedErr(fmt.Errorf("import: not implemented yet"))
+		Name:      "import",
+		Usage:     "convert a legacy Kubernetes test/images tree (VERSION, BASEIMAGE, ALIAS, Dockerfile[_windows], Makefile) into a workspace",
+		ArgsUsage: "LEGACY_DIR",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "out", Usage: "workspace to write (WORKSPACE.star, images/<image>/...); with --in-place, default LEGACY_DIR"},
+			&cli.BoolFlag{Name: "in-place", Usage: "write IMAGE.star beside the legacy files instead of copying them"},
+			&cli.BoolFlag{Name: "force", Usage: "write into a non-empty --out, replacing existing IMAGE.star/WORKSPACE.star files"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "report format: text or json"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usageErr(fmt.Errorf("import takes one argument, the legacy test/images directory"))
+			}
+			format := c.String("output")
+			if format != "text" && format != "json" {
+				return usageErr(fmt.Errorf("--output %q: want text or json", format))
+			}
+			src := c.Args().First()
+			if fi, err := os.Stat(src); err != nil || !fi.IsDir() {
+				return usageErr(fmt.Errorf("LEGACY_DIR %s is not a directory", src))
+			}
+			out := c.String("out")
+			inPlace := c.Bool("in-place")
+			switch {
+			case out == "" && inPlace:
+				out = src
+			case out == "":
+				return usageErr(fmt.Errorf("give --out DIR (a new workspace) or --in-place"))
+			}
+			if !inPlace {
+				if err := checkOut(src, out, c.Bool("force")); err != nil {
+					return usageErr(err)
+				}
+			}
+			rep, err := legacy.Import(c.Context, legacy.Options{Source: src, Out: out, InPlace: inPlace, Force: c.Bool("force")})
+			if errors.Is(err, legacy.ErrNoImages) {
+				return usageErr(err)
+			}
+			if err != nil {
+				return failedErr(fmt.Errorf("import %s: %w", src, err))
+			}
+			if format == "json" {
+				if err := writeJSON(c.App.Writer, rep); err != nil {
+					return err
+				}
+			} else {
+				rep.WriteText(c.App.Writer)
+			}
+			if rep.Failed() {
+				return failedErr(fmt.Errorf("import: %d problem(s); the images concerned were not written (see Errors)", len(rep.Errors)))
+			}
+			return nil
 		},
 	}
+}
+
+// checkOut refuses an --out that would mix with existing files or be
+// scanned as part of the legacy tree.
+func checkOut(src, out string, force bool) error {
+	absSrc, err := filepath.Abs(src)
+	if err != nil {
+		return err
+	}
+	absOut, err := filepath.Abs(out)
+	if err != nil {
+		return err
+	}
+	if rel, err := filepath.Rel(absSrc, absOut); err == nil && (rel == "." || !strings.HasPrefix(rel, "..")) {
+		return fmt.Errorf("--out %s is inside LEGACY_DIR %s; choose a directory outside it, or use --in-place", out, src)
+	}
+	entries, err := os.ReadDir(out)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("--out %s: %w", out, err)
+	}
+	if len(entries) > 0 && !force {
+		return fmt.Errorf("--out %s is not empty; choose a new directory or pass --force", out)
+	}
+	return nil
 }

@@ -1,0 +1,2 @@
+#!/usr/bin/env bash
+# the legacy build script (not imported)
