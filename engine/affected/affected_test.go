@@ -25,7 +25,7 @@ workspace(images = "images", platforms = PLATFORMS)
 	"rules/lib.star": `def labels():
     return {"team": "sig-testing"}
 `,
-	"images/base/IMAGE.star": `image(version = "1.0.0")
+	"images/base/IMAGE.star": `image(version = "1.0.0", repository = "base")
 `,
 	"images/base/Dockerfile": "FROM scratch\nCOPY . /\n",
 	"images/agnhost/IMAGE.star": `load("//rules/lib.star", "labels")
@@ -46,13 +46,13 @@ image(
 	"images/child/Dockerfile": "ARG BASEIMAGE\nFROM $BASEIMAGE\n",
 	"images/ctx/IMAGE.star": `image(version = "v4", context = "../../shared")
 `,
-	"images/ctx/Dockerfile":    "FROM scratch\nCOPY . /\n",
-	"shared/data.txt":          "shared\n",
-	"shared/notes.tmp":         "ignored\n",
-	"shared/.dockerignore":     "*.tmp\n",
-	"images/args/IMAGE.star":   "image(version = \"1\", build_args = {\"X\": \"1\"})\n",
-	"images/args/Dockerfile":   "FROM scratch\nARG X\n",
-	"docs/README.md":           "docs\n",
+	"images/ctx/Dockerfile":  "FROM scratch\nCOPY . /\n",
+	"shared/data.txt":        "shared\n",
+	"shared/notes.tmp":       "ignored\n",
+	"shared/.dockerignore":   "*.tmp\n",
+	"images/args/IMAGE.star": "image(version = \"1\", build_args = {\"X\": \"1\"})\n",
+	"images/args/Dockerfile": "FROM scratch\nARG X\n",
+	"docs/README.md":         "docs\n",
 }
 
 type edit func(r *vcstest.Repo)
@@ -135,6 +135,7 @@ func TestAffected(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			r, base, head := setup(t, tc.edit, !tc.worktree)
 			cmp := run(t, r, base, head)
 			got := reasons(cmp.Result)
