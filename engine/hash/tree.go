@@ -1,0 +1,172 @@
+package hash
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+
+	"github.com/moby/patternmatcher"
+)
+
+// entry is one path of a build context, as BuildKit would send it.
+type entry struct {
+	rel  string      // relative to the context directory
+	mode fs.FileMode // type and permission bits
+	link string      // symlink target
+	file *fileTask   // regular files: the content hash
+}
+
+// tree is one build context after .dockerignore: hashed once however many
+// nodes and platforms share it.
+type tree struct {
+	dir      string   // root-relative, symlinks resolved
+	excludes []string // .dockerignore patterns
+	entries  []entry
+	sum      *[32]byte // digest(), once the files are hashed
+}
+
+// walk lists the context the way BuildKit's fsutil filter does with
+// .dockerignore patterns as ExcludePatterns: an excluded path is left out;
+// an excluded directory is not descended into unless an exception ("!")
+// pattern could re-include something below it, and then it appears only
+// when something below it does. Symlinks are recorded, never followed.
+func (h *Hasher) walk(t *tree) error {
+	var pm *patternmatcher.PatternMatcher
+	prefixExceptions := true
+	if len(t.excludes) > 0 {
+		var err error
+		// A matcher per walk: MatchesUsingParentResults is not safe for
+		// concurrent use.
+		if pm, err = patternmatcher.New(t.excludes); err != nil {
+			return fmt.Errorf("bad .dockerignore pattern: %w", err)
+		}
+		for _, p := range pm.Patterns() {
+			if p.Exclusion() && strings.ContainsAny(withoutTrailingGlob(p), `*[]?^\`) {
+				prefixExceptions = false
+			}
+		}
+	}
+	type pending struct {
+		e       entry
+		emitted bool
+	}
+	var parents []*pending // excluded dirs walked for exceptions, not yet emitted
+	// emit adds e, first adding the excluded directories above it that
+	// it brings back (parents[:depth] are e's ancestors).
+	emit := func(e entry, depth int) {
+		for _, p := range parents[:depth] {
+			if !p.emitted {
+				p.emitted = true
+				t.entries = append(t.entries, p.e)
+			}
+		}
+		t.entries = append(t.entries, e)
+	}
+	var visit func(dir string, info patternmatcher.MatchInfo, depth int) error
+	visit = func(dir string, info patternmatcher.MatchInfo, depth int) error {
+		ents, err := h.src.readDir(path.Join(t.dir, dir))
+		if err != nil {
+			return err
+		}
+		for _, d := range ents {
+			rel := d.name
+			if dir != "." {
+				rel = dir + "/" + d.name
+			}
+			isDir := d.st.mode.IsDir()
+			excluded := false
+			var childInfo patternmatcher.MatchInfo
+			if pm != nil {
+				if excluded, childInfo, err = pm.MatchesUsingParentResults(rel, info); err != nil {
+					return fmt.Errorf("match .dockerignore: %w", err)
+				}
+			}
+			e := entry{rel: rel, mode: d.st.mode}
+			if excluded {
+				if !isDir || (prefixExceptions && !exceptionBelow(pm, rel)) {
+					continue
+				}
+				parents = append(parents[:depth], &pending{e: e})
+				if err := visit(rel, childInfo, depth+1); err != nil {
+					return err
+				}
+				continue
+			}
+			switch {
+			case isDir:
+				emit(e, depth)
+				parents = append(parents[:depth], &pending{e: e, emitted: true})
+				if err := visit(rel, childInfo, depth+1); err != nil {
+					return err
+				}
+			case d.st.mode&fs.ModeSymlink != 0:
+				if e.link, err = h.src.readlink(path.Join(t.dir, rel)); err != nil {
+					return err
+				}
+				emit(e, depth)
+			case d.st.mode.IsRegular():
+				e.file = h.file(path.Join(t.dir, rel), d.st)
+				emit(e, depth)
+			default:
+				emit(e, depth) // devices, fifos, sockets: their mode is all there is
+			}
+		}
+		return nil
+	}
+	return visit(".", patternmatcher.MatchInfo{}, 0)
+}
+
+// exceptionBelow reports whether an exception pattern could match
+// something inside the excluded directory dir.
+func exceptionBelow(pm *patternmatcher.PatternMatcher, dir string) bool {
+	if !pm.Exclusions() {
+		return false
+	}
+	for _, p := range pm.Patterns() {
+		if p.Exclusion() && strings.HasPrefix(withoutTrailingGlob(p)+"/", dir+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func withoutTrailingGlob(p *patternmatcher.Pattern) string {
+	s := p.String()
+	s = strings.TrimSuffix(s, "/**")
+	return strings.TrimSuffix(s, "/*")
+}
+
+// digest of the context: every entry's path, mode and content (a file's
+// sha256, a symlink's target), length-prefixed so no two trees collide.
+func (t *tree) digest() [32]byte {
+	if t.sum != nil {
+		return *t.sum
+	}
+	hs := sha256.New()
+	var buf []byte
+	for _, e := range t.entries {
+		buf = buf[:0]
+		buf = binary.AppendUvarint(buf, uint64(len(e.rel)))
+		buf = append(buf, e.rel...)
+		buf = binary.AppendUvarint(buf, uint64(e.mode))
+		switch {
+		case e.file != nil:
+			buf = append(buf, 'f')
+			buf = append(buf, e.file.sum[:]...)
+		case e.mode&fs.ModeSymlink != 0:
+			buf = append(buf, 'l')
+			buf = binary.AppendUvarint(buf, uint64(len(e.link)))
+			buf = append(buf, e.link...)
+		default:
+			buf = append(buf, 'd')
+		}
+		hs.Write(buf)
+	}
+	var out [32]byte
+	hs.Sum(out[:0])
+	t.sum = &out
+	return out
+}
