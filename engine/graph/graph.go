@@ -157,7 +157,14 @@ func (g *Graph) addEdge(n *Node, e Edge, labels []string) *load.Error {
 	}
 	if _, ok := g.Workspace.Image(e.To.Label); !ok {
 		msg := fmt.Sprintf("%s: unknown image %s (no %s/%s/%s)", what, e.To.Label, g.Workspace.ImagesDir, e.To.Label.Path(), load.ImageFile)
-		if s := load.Closest(string(e.To.Label), labels); s != "" {
+		// Never suggest the image itself: it cannot build on itself.
+		others := make([]string, 0, len(labels))
+		for _, l := range labels {
+			if l != string(n.ID.Label) {
+				others = append(others, l)
+			}
+		}
+		if s := load.Closest(string(e.To.Label), others); s != "" {
 			msg += fmt.Sprintf("; did you mean %s?", s)
 		}
 		return load.Errorf(e.Pos, "%s", msg)
