@@ -95,6 +95,15 @@ func TestBuildErrors(t *testing.T) {
 			want:    []string{`image_args "K": unknown image //kiten`, "did you mean //kitten?"},
 		},
 		{
+			name: "the suggestion is never the image itself",
+			files: map[string]string{
+				"images/a/IMAGE.star":  "image(version = \"1\", base = \"//b\")\n",
+				"images/bb/IMAGE.star": "image(version = \"1\")\n",
+			},
+			wantPos: "images/a/IMAGE.star:1:22",
+			want:    []string{"unknown image //b", "did you mean //bb?"},
+		},
+		{
 			name: "unknown image_ref label points at image_ref",
 			files: map[string]string{
 				"images/a/IMAGE.star": "image(\n    version = \"1\",\n    image_args = {\"K\": image_ref(\"//nothing-like-it\")},\n)\n",
