@@ -9,6 +9,7 @@ import (
 	"testing/fstest"
 
 	"github.com/imgraph/imgraph/engine/graph"
+	"github.com/imgraph/imgraph/engine/label"
 	"github.com/imgraph/imgraph/engine/load"
 )
 
@@ -299,6 +300,21 @@ func TestSelectErrors(t *testing.T) {
 		_, err := g.Select([]string{target})
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Select(%q) error = %v, want it to mention %q", target, err, want)
+		}
+	}
+}
+
+// Two directories may publish one repository (httpd and httpd-new) as long
+// as their versions differ.
+func TestSharedRepositoryDifferentVersions(t *testing.T) {
+	g := mustBuild(t, map[string]string{
+		"images/httpd/IMAGE.star":     "image(version = \"2.4\")\n",
+		"images/httpd-new/IMAGE.star": "image(version = \"2.5\", repository = \"httpd\")\n",
+	})
+	for _, l := range []string{"//httpd", "//httpd-new"} {
+		img, ok := g.Workspace.Image(label.Label(l))
+		if !ok || img.Repository != "httpd" {
+			t.Errorf("%s: repository %v", l, img)
 		}
 	}
 }
