@@ -13,8 +13,9 @@ import (
 )
 
 type lookup struct {
-	reg reg.Options
-	rec *record // nil without a local record
+	reg    reg.Options
+	remote []remote.Option // shared by all lookups of one Plan
+	rec    *record         // nil without a local record
 }
 
 // decide looks one node up. It returns what it learned about the registry
@@ -25,7 +26,7 @@ func (l *lookup) decide(ctx context.Context, n Node) (Decision, *RecordEntry, er
 	if err != nil {
 		return d, nil, err
 	}
-	opts := l.reg.Remote(ctx)
+	opts := append(l.remote[:len(l.remote):len(l.remote)], remote.WithContext(ctx))
 
 	var manifest, input string
 	if e, ok := l.rec.get(ref.Name()); ok {

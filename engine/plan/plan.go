@@ -102,9 +102,14 @@ func Plan(ctx context.Context, nodes []Node, opts Options) ([]Decision, error) {
 		}
 		rec = r
 	}
-	l := &lookup{reg: opts.registry(), rec: rec}
-	learned := make([]*RecordEntry, len(nodes))
 	g, gctx := errgroup.WithContext(ctx)
+	ro := opts.registry()
+	session, err := ro.Session(gctx)
+	if err != nil {
+		return nil, err
+	}
+	l := &lookup{reg: ro, remote: session, rec: rec}
+	learned := make([]*RecordEntry, len(nodes))
 	limit := opts.Concurrency
 	if limit <= 0 {
 		limit = 8

@@ -157,6 +157,10 @@ func Publish(ctx context.Context, l List, opts Options) (Result, error) {
 	// Read every entry (existence, config platform) before writing anything.
 	res := make([]resolved, len(l.Entries))
 	g, gctx := errgroup.WithContext(ctx)
+	session, err := ro.Session(ctx)
+	if err != nil {
+		return Result{}, err
+	}
 	limit := opts.Concurrency
 	if limit <= 0 {
 		limit = 8
@@ -164,7 +168,7 @@ func Publish(ctx context.Context, l List, opts Options) (Result, error) {
 	g.SetLimit(limit)
 	for i, e := range l.Entries {
 		g.Go(func() error {
-			r, err := resolve(gctx, ro, listRef, e)
+			r, err := resolve(ro, append(session[:len(session):len(session)], remote.WithContext(gctx)), listRef, e)
 			res[i] = r
 			return err
 		})
@@ -200,7 +204,7 @@ func Publish(ctx context.Context, l List, opts Options) (Result, error) {
 		out.Platforms = append(out.Platforms, *a.Descriptor.Platform)
 	}
 
-	ropts := ro.Remote(ctx)
+	ropts := append(session, remote.WithContext(ctx))
 	cur, err := remote.Head(listRef, ropts...)
 	switch {
 	case err == nil && cur.Digest == digest:
@@ -219,7 +223,7 @@ func Publish(ctx context.Context, l List, opts Options) (Result, error) {
 
 // resolve checks that an entry's image exists and reads the platform of
 // each image it stands for (one, or several for a per-platform index).
-func resolve(ctx context.Context, ro reg.Options, listRef name.Reference, e Entry) (resolved, error) {
+func resolve(ro reg.Options, opts []remote.Option, listRef name.Reference, e Entry) (resolved, error) {
 	r := resolved{entry: e}
 	tagRef, err := ro.ParseRef(e.Ref)
 	if err != nil {
@@ -228,7 +232,6 @@ func resolve(ctx context.Context, ro reg.Options, listRef name.Reference, e Entr
 	if tagRef.Context().Name() != listRef.Context().Name() {
 		return r, fmt.Errorf("publish %s: entry %s is in another repository; per-platform images must be in the list's repository", listRef, e.Ref)
 	}
-	opts := ro.Remote(ctx)
 	digest := e.Digest
 	if digest == "" {
 		desc, err := remote.Head(tagRef, opts...)

@@ -285,7 +285,7 @@ func TestPublishRetriesAndFailures(t *testing.T) {
 		fails   int
 		wantErr string
 	}{
-		{"recovers after 503s", 3, ""},
+		{"recovers after two 503s", 2, ""},
 		{"persistent 500", -1, "kept failing (HTTP 500)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

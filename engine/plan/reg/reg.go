@@ -106,6 +106,18 @@ func (o Options) Remote(ctx context.Context) []remote.Option {
 	return opts
 }
 
+// Session returns options for many operations in one run: they share a
+// remote.Puller, so each repository is pinged and authenticated once
+// rather than once per request.
+func (o Options) Session(ctx context.Context) ([]remote.Option, error) {
+	opts := o.Remote(ctx)
+	p, err := remote.NewPuller(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("set up registry client: %w", err)
+	}
+	return append(opts, remote.Reuse(p)), nil
+}
+
 // retryable extends go-containerregistry's default predicate with refused
 // connections, so a registry that is restarting gets the same grace as one
 // answering 503.
