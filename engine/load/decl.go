@@ -62,8 +62,8 @@ type Workspace struct {
 	Platforms      []platform.Platform
 	BuildKits      []BuildKit
 	DockerBuilders []DockerBuilder
-	Images         []*Image     // sorted by label
-	StarFiles      []string     // every .star file evaluated, relative to Root, sorted
+	Images         []*Image // sorted by label
+	StarFiles      []string // every .star file evaluated, relative to Root, sorted
 	byLabel        map[label.Label]*Image
 }
 
@@ -208,9 +208,9 @@ type Windows struct {
 // Image is one IMAGE.star.
 type Image struct {
 	Label      label.Label
-	Dir        string // image directory, relative to the workspace root
-	File       string // IMAGE.star, relative to the workspace root
-	Pos        Pos    // the image(...) call
+	Dir        string         // image directory, relative to the workspace root
+	File       string         // IMAGE.star, relative to the workspace root
+	Pos        Pos            // the image(...) call
 	ArgPos     map[string]Pos // position of each keyword argument, when known
 	Version    string
 	Repository string
