@@ -313,3 +313,42 @@ func TestPublishRetriesAndFailures(t *testing.T) {
 		})
 	}
 }
+
+func TestPublishAuth(t *testing.T) {
+	const user, password = "pusher", "publish-Secret-77"
+	host := regtest.Registry(t, regtest.BasicAuth(user, password))
+	p := fivePlatforms[0]
+	ref := naming.PlatformRef(host, "private", "1", p.decl)
+	d := regtest.Push(t, ref, regtest.Image(t, p.cfg, nil, false), remote.WithAuth(&authn.Basic{Username: user, Password: password}))
+	l := List{Ref: naming.ListRef(host, "private", "1"), Entries: []Entry{{Ref: ref, Digest: d, Platform: p.decl}}}
+
+	for _, tc := range []struct {
+		name, pw string
+		wantErr  bool
+	}{{"right password", password, false}, {"wrong password", "Not-The-Password-1", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			kc := staticKeychain{authn.FromConfig(authn.AuthConfig{Username: user, Password: tc.pw})}
+			o := fastOpts(nil)
+			o.Keychain = kc
+			_, err := Publish(context.Background(), l, o)
+			if !tc.wantErr {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "docker login "+host) {
+				t.Fatalf("got %v, want an authentication error naming %s", err, host)
+			}
+			for _, secret := range []string{password, tc.pw} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("error reveals a credential: %v", err)
+				}
+			}
+		})
+	}
+}
+
+type staticKeychain struct{ a authn.Authenticator }
+
+func (k staticKeychain) Resolve(authn.Resource) (authn.Authenticator, error) { return k.a, nil }
