@@ -2,7 +2,9 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,19 +30,17 @@ func importCommand() *cli.Command {
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "report format: text or json"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return usageErr(fmt.Errorf("import takes one argument, the legacy test/images directory"))
+			src, f, err := importArgs(c)
+			if err != nil {
+				return usageErr(err)
 			}
-			format := c.String("output")
+			format, out, inPlace, force := f.output, f.out, f.inPlace, f.force
 			if format != "text" && format != "json" {
 				return usageErr(fmt.Errorf("--output %q: want text or json", format))
 			}
-			src := c.Args().First()
 			if fi, err := os.Stat(src); err != nil || !fi.IsDir() {
 				return usageErr(fmt.Errorf("LEGACY_DIR %s is not a directory", src))
 			}
-			out := c.String("out")
-			inPlace := c.Bool("in-place")
 			switch {
 			case out == "" && inPlace:
 				out = src
@@ -48,11 +48,11 @@ func importCommand() *cli.Command {
 				return usageErr(fmt.Errorf("give --out DIR (a new workspace) or --in-place"))
 			}
 			if !inPlace {
-				if err := checkOut(src, out, c.Bool("force")); err != nil {
+				if err := checkOut(src, out, force); err != nil {
 					return usageErr(err)
 				}
 			}
-			rep, err := legacy.Import(c.Context, legacy.Options{Source: src, Out: out, InPlace: inPlace, Force: c.Bool("force")})
+			rep, err := legacy.Import(c.Context, legacy.Options{Source: src, Out: out, InPlace: inPlace, Force: force})
 			if errors.Is(err, legacy.ErrNoImages) {
 				return usageErr(err)
 			}
@@ -99,4 +99,34 @@ func checkOut(src, out string, force bool) error {
 		return fmt.Errorf("--out %s is not empty; choose a new directory or pass --force", out)
 	}
 	return nil
+}
+
+type importFlags struct {
+	out, output    string
+	inPlace, force bool
+}
+
+// importArgs returns LEGACY_DIR and the flags, which may also follow it
+// (`imgraph import LEGACY_DIR --out DIR`, as documented): urfave/cli stops
+// parsing flags at the first argument, so the rest is parsed here.
+func importArgs(c *cli.Context) (string, importFlags, error) {
+	f := importFlags{out: c.String("out"), output: c.String("output"), inPlace: c.Bool("in-place"), force: c.Bool("force")}
+	args := c.Args().Slice()
+	if len(args) == 0 {
+		return "", f, fmt.Errorf("import takes one argument, the legacy test/images directory")
+	}
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&f.out, "out", f.out, "")
+	fs.StringVar(&f.output, "output", f.output, "")
+	fs.StringVar(&f.output, "o", f.output, "")
+	fs.BoolVar(&f.inPlace, "in-place", f.inPlace, "")
+	fs.BoolVar(&f.force, "force", f.force, "")
+	if err := fs.Parse(args[1:]); err != nil {
+		return "", f, fmt.Errorf("import: %v", err)
+	}
+	if fs.NArg() > 0 {
+		return "", f, fmt.Errorf("import takes one LEGACY_DIR; unexpected %s", strings.Join(fs.Args(), " "))
+	}
+	return args[0], f, nil
 }

@@ -117,7 +117,7 @@ func TestStarFilesAreFormatted(t *testing.T) {
 		}
 		n++
 		b, _ := os.ReadFile(p)
-		f, err := build.ParseDefault(p, b)
+		f, err := build.ParseBuild(p, b) // as `imgraph fmt` parses IMAGE.star/WORKSPACE.star
 		if err != nil {
 			t.Errorf("%s: %v", p, err)
 			return nil
@@ -299,4 +299,86 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	if err := copyTree(src, dst, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestInPlace: IMAGE.star is written beside the legacy files, the legacy
+// files stay, only rewritten Dockerfiles change, and a second run refuses
+// to replace anything without Force.
+func TestInPlace(t *testing.T) {
+	root := t.TempDir()
+	src := filepath.Join(root, "test", "images")
+	copyDir(t, filepath.Join("testdata", "k8s"), src)
+	read := func(rel string) string {
+		b, err := os.ReadFile(filepath.Join(src, filepath.FromSlash(rel)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	before := map[string]string{}
+	for _, f := range []string{"agnhost/VERSION", "agnhost/BASEIMAGE", "agnhost/Dockerfile", "kitten/Dockerfile", "old-arch/BASEIMAGE"} {
+		before[f] = read(f)
+	}
+	rep, err := Import(context.Background(), Options{Source: src, Out: root, InPlace: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed []string
+	for _, e := range rep.Errors {
+		failed = append(failed, e.Image)
+	}
+	if strings.Join(failed, " ") != "//no-dockerfile //old-arch" {
+		t.Fatalf("errors = %v, want only the two broken fixtures", rep.Errors)
+	}
+	if !strings.Contains(read("../../WORKSPACE.star"), `images = "test/images"`) {
+		t.Errorf("WORKSPACE.star does not point at the legacy tree:\n%s", read("../../WORKSPACE.star"))
+	}
+	for f, b := range before {
+		got := read(f)
+		if f == "agnhost/Dockerfile" {
+			if got == b || !strings.Contains(got, "${TARGETARCH}") {
+				t.Errorf("%s not rewritten:\n%s", f, got)
+			}
+			continue
+		}
+		if got != b {
+			t.Errorf("%s changed in place", f)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(src, "old-arch", "IMAGE.star")); err == nil {
+		t.Errorf("IMAGE.star written for an image that failed")
+	}
+	g := loadGraph(t, root, "r.example")
+	if len(g.Nodes) == 0 {
+		t.Fatal("no nodes")
+	}
+	agn := read("agnhost/IMAGE.star")
+	rep2, err := Import(context.Background(), Options{Source: src, Out: root, InPlace: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := ""
+	for _, e := range rep2.Errors {
+		msgs += e.String() + "\n"
+	}
+	if !strings.Contains(msgs, "agnhost/IMAGE.star: already exists") || !strings.Contains(msgs, "WORKSPACE.star already exists") {
+		t.Errorf("second run errors:\n%s", msgs)
+	}
+	if read("agnhost/IMAGE.star") != agn {
+		t.Errorf("second run replaced IMAGE.star without Force")
+	}
+}
+
+func TestNoImages(t *testing.T) {
+	_, err := Import(context.Background(), Options{Source: t.TempDir(), Out: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), ErrNoImages.Error()) {
+		t.Fatalf("err = %v, want ErrNoImages", err)
+	}
 }

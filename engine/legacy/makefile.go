@@ -83,10 +83,12 @@ func parseMakefile(src []byte) ([]goBinary, error) {
 			s = makeRef.ReplaceAllStringFunc(s, func(ref string) string {
 				m := makeRef.FindStringSubmatch(ref)
 				name := m[1] + m[2]
-				if v, ok := vars[name]; ok {
+				// OS, ARCH and TARGET are given on make's command line by the
+				// script, which overrides the Makefile's own assignments.
+				if v, ok := vars[name]; ok && name != "OS" && name != "ARCH" && name != "TARGET" {
 					return v
 				}
-				return ref // OS, ARCH, TARGET come from the script
+				return ref
 			})
 		}
 		return s

@@ -171,7 +171,7 @@ func imageStar(p *plan) []byte {
 	}
 	c := call("image", true, args...)
 	c.Comments.Before = []build.Comment{{Token: "# Imported from the legacy layout (" + img.Dir + ") by `imgraph import`."}}
-	f := &build.File{Type: build.TypeDefault, Stmt: []build.Expr{c}}
+	f := &build.File{Type: build.TypeBuild, Stmt: []build.Expr{c}}
 	return build.Format(f)
 }
 
@@ -190,5 +190,5 @@ func workspaceStar(imagesDir string) []byte {
 		{Token: "# The platforms are the legacy default (images without BASEIMAGE)."},
 		{Token: "# No registry here: set $REGISTRY or pass --registry, as with the legacy scripts."},
 	}
-	return build.Format(&build.File{Type: build.TypeDefault, Stmt: []build.Expr{c}})
+	return build.Format(&build.File{Type: build.TypeBuild, Stmt: []build.Expr{c}})
 }
