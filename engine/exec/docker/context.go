@@ -2,6 +2,7 @@ package docker
 
 import (
 	"archive/tar"
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -81,26 +82,38 @@ func contextTar(ctx context.Context, contextDir, dockerfile string, extra map[st
 
 	pr, pw := io.Pipe()
 	go func() {
-		tw := tar.NewWriter(pw)
+		// Buffered: each pipe write is a hand-off to the reading goroutine.
+		bw := bufio.NewWriterSize(pw, 256<<10)
+		tw := &tarWriter{Writer: tar.NewWriter(bw), buf: make([]byte, 64<<10)}
 		err := writeContext(ctx, tw, contextDir, pm, replaced)
 		for _, name := range names {
 			if err != nil {
 				break
 			}
-			err = addPath(tw, extra[name], path.Clean(filepath.ToSlash(name)))
+			err = tw.addPath(extra[name], path.Clean(filepath.ToSlash(name)))
 		}
 		if err == nil {
-			err = addPath(tw, dockerfile, dockerfileName)
+			err = tw.addPath(dockerfile, dockerfileName)
 		}
 		if err == nil {
 			err = tw.Close()
+		}
+		if err == nil {
+			err = bw.Flush()
 		}
 		pw.CloseWithError(err)
 	}()
 	return pr, nil
 }
 
-func writeContext(ctx context.Context, tw *tar.Writer, root string, pm *patternmatcher.PatternMatcher, replaced map[string]bool) error {
+// tarWriter reuses one copy buffer for every file (io.Copy would allocate
+// one per file).
+type tarWriter struct {
+	*tar.Writer
+	buf []byte
+}
+
+func writeContext(ctx context.Context, tw *tarWriter, root string, pm *patternmatcher.PatternMatcher, replaced map[string]bool) error {
 	parents := map[string]patternmatcher.MatchInfo{}
 	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -135,19 +148,19 @@ func writeContext(ctx context.Context, tw *tar.Writer, root string, pm *patternm
 		if matched {
 			return nil
 		}
-		return addEntry(tw, p, rel, false)
+		return tw.addEntry(p, rel, false)
 	})
 }
 
 // addPath adds src (a file or a whole directory, symlinks followed at the
 // top) under name.
-func addPath(tw *tar.Writer, src, name string) error {
+func (tw *tarWriter) addPath(src, name string) error {
 	fi, err := os.Stat(src)
 	if err != nil {
 		return err
 	}
 	if !fi.IsDir() {
-		return addEntry(tw, src, name, true)
+		return tw.addEntry(src, name, true)
 	}
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -157,11 +170,11 @@ func addPath(tw *tar.Writer, src, name string) error {
 		if err != nil {
 			return err
 		}
-		return addEntry(tw, p, path.Join(name, filepath.ToSlash(rel)), p == src)
+		return tw.addEntry(p, path.Join(name, filepath.ToSlash(rel)), p == src)
 	})
 }
 
-func addEntry(tw *tar.Writer, src, name string, follow bool) error {
+func (tw *tarWriter) addEntry(src, name string, follow bool) error {
 	stat := os.Lstat
 	if follow {
 		stat = os.Stat
@@ -201,7 +214,8 @@ func addEntry(tw *tar.Writer, src, name string, follow bool) error {
 		return err
 	}
 	defer f.Close()
-	if _, err := io.Copy(tw, f); err != nil {
+	// Hiding WriterTo makes CopyBuffer use tw.buf.
+	if _, err := io.CopyBuffer(tw.Writer, struct{ io.Reader }{f}, tw.buf); err != nil {
 		return fmt.Errorf("tar %s: %w", src, err)
 	}
 	return nil

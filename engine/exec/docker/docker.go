@@ -176,7 +176,7 @@ func classify(cfg Config, err error) error {
 }
 
 var (
-	kernelBuildRE = regexp.MustCompile(`^(\d+)\.(\d+)[ .](\d+)`)
+	kernelBuildRE = regexp.MustCompile(`^(\d+)\.(\d+)[ .](\d{4,})\b`)
 	osBuildRE     = regexp.MustCompile(`OS Build (\d+)`)
 )
 
