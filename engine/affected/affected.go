@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -48,37 +49,113 @@ type Revision struct {
 	Digests   map[graph.NodeID]hash.NodeDigest
 }
 
-// Evaluate loads, graphs and hashes one revision. A workspace that does
-// not load is an error (a *load.Error or load.ErrorList); a graph that
-// does not build is recorded in Revision.GraphErr.
+// Evaluate loads, graphs and hashes one revision (every node). A
+// workspace that does not load is an error (a *load.Error or
+// load.ErrorList); a graph that does not build is recorded in
+// Revision.GraphErr.
 func Evaluate(ctx context.Context, src Source) (*Revision, error) {
+	rev, err := loadRevision(ctx, src)
+	if err != nil || rev.Graph == nil {
+		return rev, err
+	}
+	return rev, rev.hash(ctx, src, nil)
+}
+
+func loadRevision(ctx context.Context, src Source) (*Revision, error) {
 	ws, err := load.Load(ctx, load.Options{Root: src.Root, FS: src.FS, Registry: src.Registry})
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", src.Name, err)
 	}
-	rev := &Revision{Name: src.Name, Workspace: ws}
+	rev := &Revision{Name: src.Name, Workspace: ws, Digests: map[graph.NodeID]hash.NodeDigest{}}
 	g, err := graph.Build(ws)
 	if err != nil {
 		rev.GraphErr = err
 		return rev, nil
 	}
 	rev.Graph = g
-	h, err := hash.New(src.Root, src.FS, hash.Options{CacheFile: src.CacheFile})
-	if err != nil {
-		return nil, fmt.Errorf("hash %s: %w", src.Name, err)
-	}
-	defer h.Close()
-	ids := make([]graph.NodeID, len(g.Nodes))
-	for i, n := range g.Nodes {
-		ids[i] = n.ID
-	}
-	if rev.Digests, err = h.Nodes(ctx, g, ids); err != nil {
-		return nil, fmt.Errorf("hash %s: %w", src.Name, err)
-	}
 	return rev, nil
 }
 
-// EvaluateBoth evaluates base and head concurrently.
+// hash computes the digests of ids and their dependencies (nil: all).
+func (rev *Revision) hash(ctx context.Context, src Source, ids []graph.NodeID) error {
+	if ids != nil && len(ids) == 0 {
+		return nil
+	}
+	h, err := hash.New(src.Root, src.FS, hash.Options{CacheFile: src.CacheFile})
+	if err != nil {
+		return fmt.Errorf("hash %s: %w", src.Name, err)
+	}
+	d, err := h.Nodes(ctx, rev.Graph, ids)
+	if cerr := h.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("hash %s: %w", src.Name, err)
+	}
+	rev.Digests = d
+	return nil
+}
+
+// candidates are the head nodes whose digest can differ from base: new
+// nodes, nodes whose resolved declaration or edges differ, nodes with a
+// changed file among their inputs (context directory, Dockerfile, its
+// .dockerignore, prebuild sources), and everything built on those. Only
+// they are hashed; the digests then decide. Paths only prune here: a
+// symlink could make a file outside those paths an input, so a tree with
+// symlinks gets every node hashed (all == true).
+func candidates(base, head *Revision, changes []vcs.Change, all bool) []graph.NodeID {
+	if all {
+		return nil
+	}
+	var seeds []graph.NodeID
+	for _, n := range head.Graph.Nodes {
+		bn, ok := base.Graph.Node(n.ID)
+		if !ok || !reflect.DeepEqual(bn.Decl, n.Decl) || !reflect.DeepEqual(edges(bn), edges(n)) || touches(n, changes) {
+			seeds = append(seeds, n.ID)
+		}
+	}
+	set := map[graph.NodeID]bool{}
+	for _, id := range seeds {
+		set[id] = true
+	}
+	for _, id := range head.Graph.ReverseDeps(seeds) {
+		set[id] = true
+	}
+	out := make([]graph.NodeID, 0, len(set))
+	for _, n := range head.Graph.Nodes {
+		if set[n.ID] {
+			out = append(out, n.ID)
+		}
+	}
+	return out
+}
+
+func edges(n *graph.Node) []graph.Edge {
+	out := make([]graph.Edge, len(n.Deps))
+	for i, e := range n.Deps {
+		out[i] = graph.Edge{To: e.To, Kind: e.Kind, Arg: e.Arg}
+	}
+	return out
+}
+
+func touches(n *graph.Node, changes []vcs.Change) bool {
+	for _, c := range changes {
+		p := c.Path
+		if within(p, n.Decl.Context) || p == n.Decl.Dockerfile || p == n.Decl.Dockerfile+".dockerignore" {
+			return true
+		}
+		for _, pb := range n.Decl.Prebuild {
+			for _, s := range pb.Srcs {
+				if p == s {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// EvaluateBoth evaluates base and head concurrently, hashing every node.
 func EvaluateBoth(ctx context.Context, base, head Source) (*Revision, *Revision, error) {
 	var b, h *Revision
 	eg, ctx := errgroup.WithContext(ctx)
@@ -275,8 +352,10 @@ func (x *explainer) node(n *graph.Node, affected map[graph.NodeID][]string) []st
 		}
 		return []string{"new image (" + n.Image.File + ")"}
 	}
-	hd, bd := x.head.Digests[n.ID], x.base.Digests[n.ID]
-	if hd.Digest == bd.Digest {
+	hd, okH := x.head.Digests[n.ID]
+	bd, okB := x.base.Digests[n.ID]
+	if !okH || !okB || hd.Digest == bd.Digest {
+		// Not hashed: no input of it can differ (see candidates).
 		return nil
 	}
 	var reasons []string
@@ -423,6 +502,9 @@ type Options struct {
 	Registry string
 	// CacheFile is the hasher's stat cache for the working tree.
 	CacheFile string
+	// Full hashes every node of both revisions instead of only those
+	// whose inputs can differ (slower; the result is the same).
+	Full bool
 }
 
 // Comparison is Run's outcome. Result is nil when head's graph does not
@@ -473,13 +555,45 @@ func Run(ctx context.Context, opts Options) (*Comparison, error) {
 	if err := eg.Wait(); err != nil {
 		return nil, err
 	}
-	b, h, err := EvaluateBoth(ctx, baseSrc, headSrc)
-	if err != nil {
+	var b, h *Revision
+	eg, ectx = errgroup.WithContext(ctx)
+	eg.Go(func() (err error) { b, err = loadRevision(ectx, baseSrc); return })
+	eg.Go(func() (err error) { h, err = loadRevision(ectx, headSrc); return })
+	if err := eg.Wait(); err != nil {
 		return nil, err
 	}
 	cmp := &Comparison{Base: b, Head: h}
 	if h.Graph == nil {
 		return cmp, nil
+	}
+	if b.Graph == nil {
+		return nil, fmt.Errorf("%s: %w", b.Name, b.GraphErr)
+	}
+	symlinks := baseSrc.FS.(*vcs.TreeFS).HasSymlinks()
+	if t, ok := headSrc.FS.(*vcs.TreeFS); ok && t.HasSymlinks() {
+		symlinks = true
+	}
+	ids := candidates(b, h, changes, symlinks || opts.Full)
+	var baseIDs []graph.NodeID
+	if ids != nil {
+		baseIDs = []graph.NodeID{}
+		for _, id := range ids {
+			if _, ok := b.Graph.Node(id); ok {
+				baseIDs = append(baseIDs, id)
+			}
+		}
+		// Removed images too: presubmit compares a renamed image's content.
+		for _, n := range b.Graph.Nodes {
+			if _, ok := h.Workspace.Image(n.ID.Label); !ok {
+				baseIDs = append(baseIDs, n.ID)
+			}
+		}
+	}
+	eg, ectx = errgroup.WithContext(ctx)
+	eg.Go(func() error { return b.hash(ectx, baseSrc, baseIDs) })
+	eg.Go(func() error { return h.hash(ectx, headSrc, ids) })
+	if err := eg.Wait(); err != nil {
+		return nil, err
 	}
 	if cmp.Result, err = Compare(b, h, changes); err != nil {
 		return nil, err

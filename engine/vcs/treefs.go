@@ -417,3 +417,13 @@ func (r *Repo) Close() error {
 	r.cat.err = errors.New("repository closed")
 	return err
 }
+
+// HasSymlinks reports whether the tree holds any symbolic link.
+func (t *TreeFS) HasSymlinks() bool {
+	for _, e := range t.files {
+		if e.mode&fs.ModeSymlink != 0 {
+			return true
+		}
+	}
+	return false
+}
