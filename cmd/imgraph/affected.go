@@ -66,7 +66,7 @@ func runComparison(c *cli.Context) (*affected.Comparison, error) {
 		Base:      c.String("base"),
 		Head:      c.String("head"),
 		Registry:  registryOverride(c),
-		CacheFile: filepath.Join(root, ".imgraph", "cache", "hash-stat"),
+		CacheFile: filepath.Join(root, ".imgraph", "cache", "stat-cache"), // shared with build (cmd/imgraph/hash.go)
 	})
 	var re *vcs.RevError
 	switch {
