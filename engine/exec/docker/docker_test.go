@@ -381,3 +381,24 @@ func TestReadStream(t *testing.T) {
 		})
 	}
 }
+
+// An expired daemon certificate is reported as such, not as a wrong CA.
+func TestExpiredServerCertificate(t *testing.T) {
+	ca := newTestCA(t, "CA")
+	now := time.Now()
+	srvCert, srvKey := ca.issue(t, true, now.Add(-48*time.Hour), now.Add(-24*time.Hour))
+	pair, err := tls.X509KeyPair(srvCert, srvKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewUnstartedServer(http.NotFoundHandler())
+	ts.TLS = &tls.Config{Certificates: []tls.Certificate{pair}}
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
+	ts.StartTLS()
+	defer ts.Close()
+	cert, key := ca.issue(t, false, now.Add(-time.Hour), now.Add(time.Hour))
+	_, err = New(context.Background(), Config{Host: "tcp://" + ts.Listener.Addr().String(), CertDir: certDir(t, ca.pem, cert, key)})
+	if !errors.Is(err, ErrExpiredCert) || !strings.Contains(err.Error(), "server certificate has expired") {
+		t.Errorf("err = %v, want ErrExpiredCert about the server certificate", err)
+	}
+}
