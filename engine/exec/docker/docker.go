@@ -104,7 +104,7 @@ func (e *Executor) Close() error { return e.cli.Close() }
 
 // Name describes the executor in messages.
 func (e *Executor) Name() string {
-	return fmt.Sprintf("docker %s (%s %s)", e.cfg.Host, e.info.OSType, e.info.OSVersion)
+	return fmt.Sprintf("docker %s (%s)", e.cfg.Host, e.info.OperatingSystem)
 }
 
 // Info is what the daemon reported when New connected.
