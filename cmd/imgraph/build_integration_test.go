@@ -82,7 +82,9 @@ type buildSummary struct {
 		Digest string `json:"digest"`
 		Error  string `json:"error"`
 	} `json:"nodes"`
-	Built, UpToDate, Failed int
+	Built    int `json:"built"`
+	UpToDate int `json:"up_to_date"`
+	Failed   int `json:"failed"`
 }
 
 func parseSummary(t *testing.T, out string) (buildSummary, map[string]string) {

@@ -7,6 +7,7 @@ import (
 	gofs "io/fs"
 	"os"
 	"sort"
+	"path/filepath"
 	"strings"
 
 	"github.com/tonistiigi/fsutil"
@@ -47,6 +48,11 @@ func (o *overlayFS) entry(name string) (gofs.DirEntry, error) {
 }
 
 func (o *overlayFS) Walk(ctx context.Context, target string, fn gofs.WalkDirFunc) error {
+	// fsutil's sender walks from "/" (filepath.Separator): that is the root.
+	target = strings.Trim(filepath.ToSlash(target), "/")
+	if target == "." {
+		target = ""
+	}
 	if target != "" {
 		if _, ok := o.files[target]; ok {
 			e, err := o.entry(target)
