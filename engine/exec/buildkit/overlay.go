@@ -6,8 +6,8 @@ import (
 	"io"
 	gofs "io/fs"
 	"os"
-	"sort"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/tonistiigi/fsutil"
