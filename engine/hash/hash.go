@@ -22,6 +22,7 @@ import (
 	"path"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -63,8 +64,7 @@ type NodeDigest struct {
 // Stats counts the work a Hasher did.
 type Stats struct {
 	Trees       int   // distinct build contexts walked
-	Files       int   // distinct files whose digest was needed
-	CacheHits   int   // of those, answered by the stat cache
+	CacheHits   int   // file digests answered by the stat cache
 	FilesHashed int   // of those, read and hashed
 	BytesHashed int64 // bytes read for them
 }
@@ -112,7 +112,6 @@ func New(root string, fsys fs.FS, opts Options) (*Hasher, error) {
 		files:   map[string]*fileTask{},
 		trees:   map[string]*tree{},
 		lstats:  map[string]lstatResult{},
-		ignores: map[string][]string{},
 		nodes:   map[graph.NodeID]NodeDigest{},
 	}
 	if h.workers <= 0 {
@@ -131,7 +130,6 @@ func New(root string, fsys fs.FS, opts Options) (*Hasher, error) {
 		return nil, err
 	}
 	h.cache = c
-	h.files = make(map[string]*fileTask, len(c.old)) // no regrowth in the warm case
 	return h, nil
 }
 
@@ -149,7 +147,6 @@ func (h *Hasher) Stats() Stats {
 	defer h.mu.Unlock()
 	return Stats{
 		Trees:       len(h.trees),
-		Files:       len(h.files),
 		CacheHits:   int(h.hits.Load()),
 		FilesHashed: int(h.hashed.Load()),
 		BytesHashed: h.bytes.Load(),
@@ -158,10 +155,8 @@ func (h *Hasher) Stats() Stats {
 
 // file returns the task for root-relative rel with stat data st, answering
 // from the stat cache when it can and queueing a read otherwise.
+// The caller has applied statHook.
 func (h *Hasher) file(rel string, st fileStat) *fileTask {
-	if h.statHook != nil {
-		h.statHook(rel, &st)
-	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if t, ok := h.files[rel]; ok {
@@ -169,15 +164,24 @@ func (h *Hasher) file(rel string, st fileStat) *fileTask {
 	}
 	t := &fileTask{rel: rel, st: st}
 	h.files[rel] = t
-	if h.cache != nil && st.cacheable {
-		if sum, ok := h.cache.lookup(rel, st); ok {
-			t.sum, t.done = sum, true
-			h.hits.Add(1)
-			return t
-		}
+	if sum, ok := h.cached(rel, st); ok {
+		t.sum, t.done = sum, true
+		return t
 	}
 	h.pending = append(h.pending, t)
 	return t
+}
+
+// cached answers from the stat cache.
+func (h *Hasher) cached(rel string, st fileStat) ([32]byte, bool) {
+	if h.cache == nil || !st.cacheable {
+		return [32]byte{}, false
+	}
+	sum, ok := h.cache.lookup(rel, st)
+	if ok {
+		h.hits.Add(1)
+	}
+	return sum, ok
 }
 
 // Nodes returns the input digest of each of ids and of everything they
@@ -198,20 +202,46 @@ func (h *Hasher) Nodes(ctx context.Context, g *graph.Graph, ids []graph.NodeID) 
 			order = append(order, n)
 		}
 	}
-	// Collect every input: contexts, Dockerfiles, prebuild sources.
-	inputs := make(map[graph.NodeID]*nodeInputs, len(order))
-	var walks []*tree
+	var todo []*graph.Node
 	for _, n := range order {
-		if _, done := h.nodes[n.ID]; done {
-			continue
+		if _, done := h.nodes[n.ID]; !done {
+			todo = append(todo, n)
 		}
-		in, newTree, err := h.collect(n)
+	}
+	// Collect every input (contexts, Dockerfiles, prebuild sources) once
+	// per distinct set of paths: an image's platforms share them.
+	byKey := map[string]*nodeInputs{}
+	var distinct []*graph.Node
+	var distinctKeys []string
+	keys := make([]string, len(todo))
+	for i, n := range todo {
+		k := n.Decl.Dockerfile + "\x00" + n.Decl.Context
+		for _, pb := range n.Decl.Prebuild {
+			k += "\x00" + strings.Join(pb.Srcs, "\x00")
+		}
+		keys[i] = k
+		if _, ok := byKey[k]; !ok {
+			byKey[k] = nil
+			distinct = append(distinct, n)
+			distinctKeys = append(distinctKeys, k)
+		}
+	}
+	collected := make([]*nodeInputs, len(distinct))
+	if err := h.run(ctx, len(distinct), func(i int) error {
+		in, err := h.collect(distinct[i])
 		if err != nil {
-			return nil, fmt.Errorf("hash %s: %w", n.ID, err)
+			return fmt.Errorf("hash %s: %w", distinct[i].ID, err)
 		}
-		inputs[n.ID] = in
-		if newTree {
-			walks = append(walks, in.tree)
+		collected[i] = in
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	var walks []*tree
+	for i, k := range distinctKeys {
+		byKey[k] = collected[i]
+		if collected[i].newTree {
+			walks = append(walks, collected[i].tree)
 		}
 	}
 	if err := h.run(ctx, len(walks), func(i int) error {
@@ -229,18 +259,28 @@ func (h *Hasher) Nodes(ctx context.Context, g *graph.Graph, ids []graph.NodeID) 
 	if err := h.hashFiles(ctx, pending); err != nil {
 		return nil, err
 	}
-	// Parents come first in g.Nodes, so their digests are ready.
+	// Each node's own parts in parallel; then, parents first (g.Nodes is
+	// topological), fold in the digests of what it builds on.
+	own := make([]map[string]Digest, len(todo))
+	if err := h.run(ctx, len(todo), func(i int) error {
+		var err error
+		if own[i], err = h.ownParts(todo[i], byKey[keys[i]]); err != nil {
+			return fmt.Errorf("hash %s: %w", todo[i].ID, err)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	for i, n := range todo {
+		d, err := h.combine(n, own[i])
+		if err != nil {
+			return nil, fmt.Errorf("hash %s: %w", n.ID, err)
+		}
+		h.nodes[n.ID] = d
+	}
 	out := make(map[graph.NodeID]NodeDigest, len(order))
 	for _, n := range order {
-		d, ok := h.nodes[n.ID]
-		if !ok {
-			var err error
-			if d, err = h.node(n, inputs[n.ID]); err != nil {
-				return nil, fmt.Errorf("hash %s: %w", n.ID, err)
-			}
-			h.nodes[n.ID] = d
-		}
-		out[n.ID] = d
+		out[n.ID] = h.nodes[n.ID]
 	}
 	return out, nil
 }
@@ -249,36 +289,33 @@ type nodeInputs struct {
 	dockerfile *fileTask
 	tree       *tree
 	srcs       []*fileTask // go_binary sources, in Prebuild/Srcs order
+	newTree    bool        // this call created tree: it must be walked
 }
 
 // collect resolves a node's input paths inside the workspace, registers the
 // files it needs and finds (or creates) its context tree.
-func (h *Hasher) collect(n *graph.Node) (*nodeInputs, bool, error) {
+func (h *Hasher) collect(n *graph.Node) (*nodeInputs, error) {
 	in := &nodeInputs{}
 	var err error
 	if in.dockerfile, err = h.resolvedFile(n.Decl.Dockerfile); err != nil {
-		return nil, false, fmt.Errorf("Dockerfile: %w", err)
+		return nil, fmt.Errorf("Dockerfile: %w", err)
 	}
 	for _, pb := range n.Decl.Prebuild {
 		for _, s := range pb.Srcs {
 			t, err := h.resolvedFile(s)
 			if err != nil {
-				return nil, false, fmt.Errorf("%s srcs: %w", pb.Kind, err)
+				return nil, fmt.Errorf("%s srcs: %w", pb.Kind, err)
 			}
 			in.srcs = append(in.srcs, t)
 		}
 	}
 	dir, err := resolveInside(h.memoSource(), n.Decl.Context)
 	if err != nil {
-		return nil, false, fmt.Errorf("context: %w", err)
+		return nil, fmt.Errorf("context: %w", err)
 	}
-	ikey := n.Decl.Dockerfile + "\x00" + dir
-	excludes, ok := h.ignores[ikey]
-	if !ok {
-		if excludes, err = h.ignorePatterns(n.Decl.Dockerfile, dir); err != nil {
-			return nil, false, err
-		}
-		h.ignores[ikey] = excludes
+	excludes, err := h.ignorePatterns(n.Decl.Dockerfile, dir)
+	if err != nil {
+		return nil, err
 	}
 	key := dir + "\x00" + fmt.Sprintf("%q", excludes)
 	h.mu.Lock()
@@ -288,8 +325,8 @@ func (h *Hasher) collect(n *graph.Node) (*nodeInputs, bool, error) {
 		h.trees[key] = t
 	}
 	h.mu.Unlock()
-	in.tree = t
-	return in, !ok, nil
+	in.tree, in.newTree = t, !ok
+	return in, nil
 }
 
 // ignorePatterns reads the ignore file BuildKit would use: <Dockerfile>.dockerignore
@@ -329,6 +366,9 @@ func (h *Hasher) resolvedFile(p string) (*fileTask, error) {
 	}
 	if !st.mode.IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", p)
+	}
+	if h.statHook != nil {
+		h.statHook(rp, &st)
 	}
 	return h.file(rp, st), nil
 }
@@ -410,13 +450,18 @@ func (h *Hasher) hashFiles(ctx context.Context, files []*fileTask) error {
 		t := files[i]
 		s := pool.Get().(*state)
 		defer pool.Put(s)
-		f, err := h.src.open(t.rel)
-		if err != nil {
-			return fmt.Errorf("hash %s: %w", t.rel, err)
-		}
 		s.hs.Reset()
-		n, err := io.CopyBuffer(s.hs, readerOnly{f}, s.buf)
-		f.Close()
+		var n int64
+		var err error
+		if fh, ok := h.src.(fileHasher); ok {
+			n, err = fh.hashFile(t.rel, s.hs, s.buf)
+		} else {
+			var f io.ReadCloser
+			if f, err = h.src.open(t.rel); err == nil {
+				n, err = io.CopyBuffer(s.hs, readerOnly{f}, s.buf)
+				f.Close()
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("hash %s: %w", t.rel, err)
 		}
@@ -431,14 +476,19 @@ func (h *Hasher) hashFiles(ctx context.Context, files []*fileTask) error {
 	})
 }
 
+// fileHasher is a source with a faster way to stream one file's content.
+type fileHasher interface {
+	hashFile(p string, w io.Writer, buf []byte) (int64, error)
+}
+
 // readerOnly hides WriterTo/ReaderFrom so io.CopyBuffer uses our buffer.
 type readerOnly struct{ io.Reader }
 
-// node combines a node's parts; its deps are already in h.nodes.
-func (h *Hasher) node(n *graph.Node, in *nodeInputs) (NodeDigest, error) {
+// ownParts computes the parts of a node that do not depend on other nodes.
+func (h *Hasher) ownParts(n *graph.Node, in *nodeInputs) (map[string]Digest, error) {
 	decl, err := json.Marshal(n.Decl)
 	if err != nil {
-		return NodeDigest{}, fmt.Errorf("encode declaration: %w", err)
+		return nil, fmt.Errorf("encode declaration: %w", err)
 	}
 	parts := map[string]Digest{
 		"schema":      digestBytes([]byte(schemaVersion)),
@@ -451,7 +501,7 @@ func (h *Hasher) node(n *graph.Node, in *nodeInputs) (NodeDigest, error) {
 	pb := sha256.New()
 	pbDecl, err := json.Marshal(n.Decl.Prebuild)
 	if err != nil {
-		return NodeDigest{}, fmt.Errorf("encode prebuild: %w", err)
+		return nil, fmt.Errorf("encode prebuild: %w", err)
 	}
 	pb.Write(pbDecl)
 	for _, t := range in.srcs {
@@ -461,7 +511,6 @@ func (h *Hasher) node(n *graph.Node, in *nodeInputs) (NodeDigest, error) {
 		pb.Write(append(buf, t.sum[:]...))
 	}
 	parts["prebuild"] = digestOf([32]byte(pb.Sum(nil)))
-
 	switch b := n.Decl.Base; b.Kind {
 	case load.BaseScratch:
 		parts["base"] = digestBytes([]byte("scratch"))
@@ -469,6 +518,12 @@ func (h *Hasher) node(n *graph.Node, in *nodeInputs) (NodeDigest, error) {
 		// The reference as written; a pinned one carries its digest.
 		parts["base"] = digestBytes([]byte("external\x00" + b.Ref))
 	}
+	return parts, nil
+}
+
+// combine adds the digests of the nodes n builds on (already in h.nodes)
+// and hashes all parts.
+func (h *Hasher) combine(n *graph.Node, parts map[string]Digest) (NodeDigest, error) {
 	for _, e := range n.Deps {
 		d, ok := h.nodes[e.To]
 		if !ok {

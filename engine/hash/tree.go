@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/moby/patternmatcher"
 )
@@ -16,7 +17,16 @@ type entry struct {
 	rel  string      // relative to the context directory
 	mode fs.FileMode // type and permission bits
 	link string      // symlink target
-	file *fileTask   // regular files: the content hash
+	sum  [32]byte    // regular files answered by the stat cache
+	file *fileTask   // other regular files: hashed after the walk
+}
+
+// join is path.Join for a clean dir and a clean relative path.
+func join(dir, rel string) string {
+	if dir == "." {
+		return rel
+	}
+	return dir + "/" + rel
 }
 
 // tree is one build context after .dockerignore: hashed once however many
@@ -25,7 +35,8 @@ type tree struct {
 	dir      string   // root-relative, symlinks resolved
 	excludes []string // .dockerignore patterns
 	entries  []entry
-	sum      *[32]byte // digest(), once the files are hashed
+	once     sync.Once
+	sum      [32]byte // digest(), once the files are hashed
 }
 
 // walk lists the context the way BuildKit's fsutil filter does with
@@ -103,12 +114,22 @@ func (h *Hasher) walk(t *tree) error {
 					return err
 				}
 			case d.st.mode&fs.ModeSymlink != 0:
-				if e.link, err = h.src.readlink(path.Join(t.dir, rel)); err != nil {
+				if e.link, err = h.src.readlink(join(t.dir, rel)); err != nil {
 					return err
 				}
 				emit(e, depth)
 			case d.st.mode.IsRegular():
-				e.file = h.file(path.Join(t.dir, rel), d.st)
+				// Cache hits skip the shared file table: no lock, no
+				// allocation on the warm path.
+				full, st := join(t.dir, rel), d.st
+				if h.statHook != nil {
+					h.statHook(full, &st)
+				}
+				if sum, ok := h.cached(full, st); ok {
+					e.sum = sum
+				} else {
+					e.file = h.file(full, st)
+				}
 				emit(e, depth)
 			default:
 				emit(e, depth) // devices, fifos, sockets: their mode is all there is
@@ -142,9 +163,11 @@ func withoutTrailingGlob(p *patternmatcher.Pattern) string {
 // digest of the context: every entry's path, mode and content (a file's
 // sha256, a symlink's target), length-prefixed so no two trees collide.
 func (t *tree) digest() [32]byte {
-	if t.sum != nil {
-		return *t.sum
-	}
+	t.once.Do(t.computeDigest)
+	return t.sum
+}
+
+func (t *tree) computeDigest() {
 	hs := sha256.New()
 	var buf []byte
 	for _, e := range t.entries {
@@ -153,9 +176,13 @@ func (t *tree) digest() [32]byte {
 		buf = append(buf, e.rel...)
 		buf = binary.AppendUvarint(buf, uint64(e.mode))
 		switch {
-		case e.file != nil:
+		case e.mode.IsRegular():
 			buf = append(buf, 'f')
-			buf = append(buf, e.file.sum[:]...)
+			if e.file != nil {
+				buf = append(buf, e.file.sum[:]...)
+			} else {
+				buf = append(buf, e.sum[:]...)
+			}
 		case e.mode&fs.ModeSymlink != 0:
 			buf = append(buf, 'l')
 			buf = binary.AppendUvarint(buf, uint64(len(e.link)))
@@ -165,8 +192,5 @@ func (t *tree) digest() [32]byte {
 		}
 		hs.Write(buf)
 	}
-	var out [32]byte
-	hs.Sum(out[:0])
-	t.sum = &out
-	return out
+	hs.Sum(t.sum[:0])
 }
