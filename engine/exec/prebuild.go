@@ -40,6 +40,9 @@ func (pb *Prebuilder) Run(ctx context.Context, decl load.Node, p platform.Platfo
 	dir := filepath.Join(pb.CacheDir, hex.EncodeToString(sum[:12]))
 	out := map[string]string{}
 	for _, step := range decl.Prebuild {
+		if step.Kind == "deb_file" && p.IsWindows() {
+			continue // Debian has no Windows packages; the Windows Dockerfile brings its own
+		}
 		dst := filepath.Join(dir, step.Out)
 		out[step.Out] = dst
 		if _, err := os.Stat(dst); err == nil {
@@ -48,8 +51,14 @@ func (pb *Prebuilder) Run(ctx context.Context, decl load.Node, p platform.Platfo
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
 		}
-		tmp := dst + ".tmp"
-		var err error
+		// A unique temporary name: two imgraph processes sharing the cache
+		// may produce the same output at once; the rename makes either win.
+		f, err := os.CreateTemp(dir, "."+step.Out+".tmp*")
+		if err != nil {
+			return nil, err
+		}
+		tmp := f.Name()
+		f.Close()
 		switch step.Kind {
 		case "go_binary":
 			err = pb.goBinary(ctx, step, p, tmp)

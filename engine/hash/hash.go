@@ -35,7 +35,7 @@ import (
 
 // schemaVersion is folded into every digest; change it whenever what a
 // digest covers, or how, changes, so old digests stop matching.
-const schemaVersion = "imgraph node digest v1"
+const schemaVersion = "imgraph node digest v2"
 
 // Digest is "sha256:<hex>".
 type Digest string

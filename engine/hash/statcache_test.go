@@ -46,7 +46,7 @@ func TestStatCache(t *testing.T) {
 			}
 		}, true, 1},
 		{"chmod", aged, func(t *testing.T, root string) {
-			if err := os.Chmod(filepath.Join(root, file), 0o600); err != nil {
+			if err := os.Chmod(filepath.Join(root, file), 0o755); err != nil {
 				t.Fatal(err)
 			}
 		}, true, 1},

@@ -171,10 +171,15 @@ func (t *tree) computeDigest() {
 	hs := sha256.New()
 	var buf []byte
 	for _, e := range t.entries {
+		if path.Base(e.rel) == "IMAGE.star" {
+			// The declaration is hashed in resolved form; a comment or
+			// formatting edit of IMAGE.star must not rebuild the image.
+			continue
+		}
 		buf = buf[:0]
 		buf = binary.AppendUvarint(buf, uint64(len(e.rel)))
 		buf = append(buf, e.rel...)
-		buf = binary.AppendUvarint(buf, uint64(e.mode))
+		buf = binary.AppendUvarint(buf, uint64(gitMode(e.mode)))
 		switch {
 		case e.mode.IsRegular():
 			buf = append(buf, 'f')
@@ -193,4 +198,21 @@ func (t *tree) computeDigest() {
 		hs.Write(buf)
 	}
 	hs.Sum(t.sum[:0])
+}
+
+// gitMode keeps only what git records of a mode (type, and for regular
+// files the executable bit), so a digest is the same on every checkout
+// whatever the umask, and the same read from a git revision.
+func gitMode(m fs.FileMode) fs.FileMode {
+	switch {
+	case m.IsDir():
+		return fs.ModeDir | 0o755
+	case m&fs.ModeSymlink != 0:
+		return fs.ModeSymlink | 0o777
+	case m.IsRegular() && m&0o100 != 0:
+		return 0o755
+	case m.IsRegular():
+		return 0o644
+	}
+	return m
 }

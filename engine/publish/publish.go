@@ -313,6 +313,11 @@ func addendum(img v1.Image, mt types.MediaType, e Entry) (mutate.IndexAddendum, 
 	if err := matches(*p, e.Platform); err != nil {
 		return mutate.IndexAddendum{}, fmt.Errorf("image %s: %w", e.Ref, err)
 	}
+	if e.Platform.OS == "linux" && e.Platform.OSVersion != "" && p.OSVersion == "" {
+		// The Windows-helper shape (linux/amd64/ltsc2022): several
+		// linux/amd64 entries, told apart by the Windows build they serve.
+		p.OSVersion = platform.WindowsReleases[e.Platform.OSVersion]
+	}
 	return mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{MediaType: mt, Platform: p}}, nil
 }
 

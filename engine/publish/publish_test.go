@@ -352,3 +352,25 @@ func TestPublishAuth(t *testing.T) {
 type staticKeychain struct{ a authn.Authenticator }
 
 func (k staticKeychain) Resolve(authn.Resource) (authn.Authenticator, error) { return k.a, nil }
+
+// The Windows-helper shape: two linux/amd64 images for two Windows
+// releases share one list, told apart by os.version.
+func TestPublishWindowsHelperShape(t *testing.T) {
+	host := regtest.Registry(t, nil)
+	ps := []imagePlatform{
+		{platform.Platform{OS: "linux", Arch: "amd64", OSVersion: "ltsc2022"}, v1.Platform{OS: "linux", Architecture: "amd64"}},
+		{platform.Platform{OS: "linux", Arch: "amd64", OSVersion: "ltsc2025"}, v1.Platform{OS: "linux", Architecture: "amd64"}},
+	}
+	l := pushAll(t, host, "windows-servercore-cache", ps, false)
+	if _, err := Publish(context.Background(), l, fastOpts(nil)); err != nil {
+		t.Fatal(err)
+	}
+	_, im := readIndex(t, l.Ref)
+	var got []string
+	for _, m := range im.Manifests {
+		got = append(got, m.Platform.OS+"/"+m.Platform.Architecture+" "+m.Platform.OSVersion)
+	}
+	if want := []string{"linux/amd64 10.0.20348", "linux/amd64 10.0.26100"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("entries %v, want %v", got, want)
+	}
+}
