@@ -72,6 +72,7 @@ type nodeRun struct {
 }
 
 type buildState struct {
+	busy     busyClock // wall time with at least one solve or prebuild step running
 	c        *cli.Context
 	g        *graph.Graph
 	root     string
@@ -373,7 +374,9 @@ func (bs *buildState) buildNode(ctx context.Context, id graph.NodeID, execs *exe
 		return "", "", err
 	}
 	decl := r.node.Decl
+	done := bs.busy.start()
 	extra, err := pb.Run(ctx, decl, id.Platform, string(r.digest.Parts["prebuild"]))
+	done()
 	if err != nil {
 		return "", "", err
 	}
@@ -416,7 +419,9 @@ func (bs *buildState) buildNode(ctx context.Context, id graph.NodeID, execs *exe
 		Status: pw.status(id.String()),
 	}
 	t1 := time.Now()
+	done = bs.busy.start()
 	res, err := ex.Build(ctx, req)
+	done()
 	r.solve = time.Since(t1)
 	if err != nil {
 		return "", "", err
@@ -517,6 +522,10 @@ type summaryJSON struct {
 	ListsFailed int           `json:"manifest_lists_failed"`
 	Seconds     float64       `json:"seconds"`
 	SolveSecs   float64       `json:"solve_seconds"`
+	// BusySecs is the wall time during which at least one solve or
+	// prebuild step ran; Seconds - BusySecs is imgraph's own overhead
+	// (load, hash, plan, scheduling, publishing).
+	BusySecs float64 `json:"busy_seconds"`
 }
 
 type summaryNode struct {
@@ -555,6 +564,7 @@ func (bs *buildState) summary(lists []listResult, total time.Duration) summaryJS
 		s.Nodes = append(s.Nodes, n)
 	}
 	s.SolveSecs = solve.Seconds()
+	s.BusySecs = bs.busy.total().Seconds()
 	for _, l := range lists {
 		if l.Error != "" {
 			s.ListsFailed++
@@ -704,3 +714,38 @@ func (p *progress) close() {
 
 var _ = errors.New
 var _ = sort.Strings
+
+// busyClock measures the union of intervals during which any tracked work
+// runs: with parallel nodes, summing durations would overcount.
+type busyClock struct {
+	mu     sync.Mutex
+	active int
+	since  time.Time
+	sum    time.Duration
+}
+
+func (b *busyClock) start() func() {
+	b.mu.Lock()
+	if b.active == 0 {
+		b.since = time.Now()
+	}
+	b.active++
+	b.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			b.mu.Lock()
+			b.active--
+			if b.active == 0 {
+				b.sum += time.Since(b.since)
+			}
+			b.mu.Unlock()
+		})
+	}
+}
+
+func (b *busyClock) total() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sum
+}

@@ -59,6 +59,7 @@ func (pb *Prebuilder) Run(ctx context.Context, decl load.Node, p platform.Platfo
 		}
 		tmp := f.Name()
 		f.Close()
+		os.Remove(tmp) // only the unique name is wanted; the step creates the file with its own mode
 		switch step.Kind {
 		case "go_binary":
 			err = pb.goBinary(ctx, step, p, tmp)
