@@ -34,5 +34,7 @@ stack:
 stack-down:
 	hack/local-stack.sh down
 
+# No Windows builder runs here, so the Windows variants are reported
+# "not built" and the lists are published without them (and say so).
 example: build stack
-	$(STACK_ENV) && bin/imgraph build //... --push --registry $(REGISTRY)
+	$(STACK_ENV) && bin/imgraph build //... --push --allow-missing-platforms --registry $(REGISTRY)
