@@ -32,6 +32,10 @@ import (
 	"github.com/imgraph/imgraph/engine/publish"
 )
 
+// localRegistry is the pseudo registry host naming images in the local OCI
+// layout when no registry is configured.
+const localRegistry = "imgraph.local"
+
 // localStackSocket is where hack/local-stack.sh starts buildkitd.
 const localStackSocket = "unix:///var/tmp/imgraph-stack/buildkitd.sock"
 
@@ -64,6 +68,7 @@ type nodeRun struct {
 	ref      string
 	digest   hash.NodeDigest
 	executor string // name of the executor, or "" when none can build it
+	why      string // when there is none, why
 	decision plan.Decision
 	result   exec.Result
 	outcome  exec.Outcome
@@ -72,6 +77,7 @@ type nodeRun struct {
 }
 
 type buildState struct {
+	layout   string    // local OCI layout when no registry is configured
 	busy     busyClock // wall time with at least one solve or prebuild step running
 	c        *cli.Context
 	g        *graph.Graph
@@ -108,22 +114,29 @@ func runBuild(c *cli.Context) error {
 	}
 	ids = g.Closure(ids)
 	registry := g.Workspace.Registry
+	layoutDir := ""
 	if registry == "" {
-		return usageErr(fmt.Errorf("no registry to build into: set workspace(registry = ...) in WORKSPACE.star, pass --registry, or set $REGISTRY (for the local stack: --registry 127.0.0.1:5000)"))
+		// No registry: images go into a local OCI layout and children read
+		// their parents from it.
+		if c.Bool("push") {
+			return usageErr(fmt.Errorf("--push publishes manifest lists to a registry, and none is configured: set workspace(registry = ...) in WORKSPACE.star, pass --registry, or set $REGISTRY (for the local stack: --registry 127.0.0.1:5000)"))
+		}
+		registry = localRegistry
+		layoutDir = filepath.Join(g.Workspace.Root, ".imgraph", "oci")
 	}
 	digests, err := hashNodes(c, g, ids)
 	if err != nil {
 		return failedErr(fmt.Errorf("hash inputs: %w", err))
 	}
-	bs := &buildState{c: c, g: g, root: g.Workspace.Root, registry: registry, runs: map[graph.NodeID]*nodeRun{}, order: ids}
+	bs := &buildState{c: c, g: g, root: g.Workspace.Root, registry: registry, layout: layoutDir, runs: map[graph.NodeID]*nodeRun{}, order: ids}
 	var planNodes []plan.Node
-	routes, err := routeNodes(c, g.Workspace, ids)
+	routes, err := routeNodes(c, g.Workspace, ids, layoutDir != "")
 	if err != nil {
 		return err
 	}
 	for _, id := range ids {
 		n, _ := g.Node(id)
-		r := &nodeRun{id: id, node: n, digest: digests[id], executor: routes[id].name,
+		r := &nodeRun{id: id, node: n, digest: digests[id], executor: routes[id].name, why: routes[id].why,
 			ref: naming.PlatformRef(registry, n.Image.Repository, n.Image.Version, id.Platform)}
 		bs.runs[id] = r
 		if r.executor != "" {
@@ -131,7 +144,12 @@ func runBuild(c *cli.Context) error {
 		}
 	}
 	cacheDir := filepath.Join(bs.root, ".imgraph", "cache")
-	decisions, err := plan.Plan(c.Context, planNodes, plan.Options{NoCache: c.Bool("no-cache"), CacheFile: filepath.Join(cacheDir, "published.json")})
+	var decisions []plan.Decision
+	if layoutDir != "" {
+		decisions, err = plan.PlanLayout(planNodes, layoutDir, c.Bool("no-cache"))
+	} else {
+		decisions, err = plan.Plan(c.Context, planNodes, plan.Options{NoCache: c.Bool("no-cache"), CacheFile: filepath.Join(cacheDir, "published.json")})
+	}
 	if err != nil {
 		return failedErr(err)
 	}
@@ -160,7 +178,7 @@ func runBuild(c *cli.Context) error {
 		if bs.runs[id].executor != "" {
 			toRun = append(toRun, id)
 		} else {
-			bs.runs[id].outcome = exec.Outcome{State: exec.StateNotBuilt, Reason: "no builder for " + id.Platform.String()}
+			bs.runs[id].outcome = exec.Outcome{State: exec.StateNotBuilt, Reason: routes[id].why}
 		}
 	}
 	outcomes := exec.Schedule(ctx, g, toRun, c.Int("jobs"), c.Bool("keep-going"), task)
@@ -185,6 +203,9 @@ func runBuild(c *cli.Context) error {
 	}
 	if ctx.Err() != nil {
 		return failedErr(fmt.Errorf("build interrupted; nothing was published for unfinished images"))
+	}
+	if layoutDir != "" && sum.Built+sum.UpToDate > 0 {
+		fmt.Fprintf(c.App.ErrWriter, "no registry configured: the images are in the OCI layout %s, named %s/<repository>:<tag> (pass --registry to push them)\n", layoutDir, localRegistry)
 	}
 	if sum.Failed > 0 || sum.ListsFailed > 0 {
 		return failedErr(fmt.Errorf("%d node(s) failed, %d manifest list(s) not published", sum.Failed, sum.ListsFailed))
@@ -215,6 +236,7 @@ func filterPlatforms(ids []graph.NodeID, ps []string) ([]graph.NodeID, error) {
 
 // route says which builder takes a node.
 type route struct {
+	why    string // why there is no builder
 	name   string // "" = none
 	kind   string // "buildkit" or "docker"
 	addr   string
@@ -224,7 +246,7 @@ type route struct {
 // routeNodes assigns each node a builder: a docker_builder for its Windows
 // release (or one that lists the platform explicitly), else BuildKit for
 // Linux. Windows nodes without a builder get none.
-func routeNodes(c *cli.Context, ws *load.Workspace, ids []graph.NodeID) (map[graph.NodeID]route, error) {
+func routeNodes(c *cli.Context, ws *load.Workspace, ids []graph.NodeID, local bool) (map[graph.NodeID]route, error) {
 	dockers := append([]load.DockerBuilder(nil), ws.DockerBuilders...)
 	// REMOTE_DOCKER_URL_<V> alone declares a builder, as the legacy scripts did.
 	for _, v := range platform.KnownWindowsReleases() {
@@ -265,6 +287,12 @@ func routeNodes(c *cli.Context, ws *load.Workspace, ids []graph.NodeID) (map[gra
 				}
 			}
 			r = route{name: "buildkit " + addr, kind: "buildkit", addr: addr + "\x00" + bkSource}
+		}
+		switch {
+		case r.kind == "docker" && local:
+			r = route{why: "the Docker builder for " + p.String() + " pushes to a registry, and none is configured"}
+		case r.name == "":
+			r.why = "no builder for " + p.String()
 		}
 		out[id] = r
 	}
@@ -387,9 +415,10 @@ func (bs *buildState) buildNode(ctx context.Context, id graph.NodeID, execs *exe
 	for k, v := range decl.BuildArgs {
 		args[k] = v
 	}
+	contexts := map[string]string{}
 	switch decl.Base.Kind {
 	case load.BaseInTree:
-		args["BASEIMAGE"] = bs.pinned(graph.NodeID{Label: decl.Base.Label, Platform: id.Platform})
+		args["BASEIMAGE"] = bs.pinned(graph.NodeID{Label: decl.Base.Label, Platform: id.Platform}, contexts)
 	case load.BaseExternal:
 		args["BASEIMAGE"] = decl.Base.Ref
 	default:
@@ -397,7 +426,7 @@ func (bs *buildState) buildNode(ctx context.Context, id graph.NodeID, execs *exe
 	}
 	for _, e := range r.node.Deps {
 		if e.Kind == graph.EdgeImageArg {
-			args[e.Arg] = bs.pinned(e.To)
+			args[e.Arg] = bs.pinned(e.To, contexts)
 		}
 	}
 	labels := map[string]string{
@@ -415,7 +444,8 @@ func (bs *buildState) buildNode(ctx context.Context, id graph.NodeID, execs *exe
 		Dockerfile: filepath.Join(bs.root, filepath.FromSlash(decl.Dockerfile)),
 		ContextDir: filepath.Join(bs.root, filepath.FromSlash(decl.Context)),
 		Extra:      extra, BuildArgs: args, Labels: labels, Digest: r.digest.Digest,
-		Ref: r.ref, Push: true, NoCache: bs.c.Bool("no-cache"),
+		Ref: r.ref, Push: bs.layout == "", NoCache: bs.c.Bool("no-cache"),
+		Layout: bs.layout, Contexts: contexts,
 		Status: pw.status(id.String()),
 	}
 	t1 := time.Now()
@@ -427,15 +457,22 @@ func (bs *buildState) buildNode(ctx context.Context, id graph.NodeID, execs *exe
 		return "", "", err
 	}
 	r.result = res
-	_ = plan.RecordBuilt(filepath.Join(bs.root, ".imgraph", "cache", "published.json"), r.ref, res.Digest, r.digest.Digest)
+	if bs.layout == "" {
+		_ = plan.RecordBuilt(filepath.Join(bs.root, ".imgraph", "cache", "published.json"), r.ref, res.Digest, r.digest.Digest)
+	}
 	return exec.StateBuilt, r.decision.Reason, nil
 }
 
 // pinned is a finished node's reference pinned by digest, so a child
 // builds on exactly what its parent produced.
-func (bs *buildState) pinned(id graph.NodeID) string {
+func (bs *buildState) pinned(id graph.NodeID, contexts map[string]string) string {
 	p := bs.runs[id]
 	ref := p.ref
+	if bs.layout != "" {
+		// Local layout: the name resolves through a named context.
+		contexts[ref] = p.result.Digest
+		return ref
+	}
 	if p.result.Digest != "" {
 		ref += "@" + p.result.Digest
 	}
@@ -677,7 +714,7 @@ func printPlan(w io.Writer, bs *buildState) error {
 func planAction(r *nodeRun) (string, string) {
 	switch {
 	case r.executor == "":
-		return "not built", "no builder for " + r.id.Platform.String()
+		return "not built", r.why
 	case r.decision.Build:
 		return "build", r.decision.Reason
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -239,4 +240,84 @@ func TestBuildNoDaemon(t *testing.T) {
 	}
 }
 
-var _ = v1.Platform{}
+// With no registry at all, images go into a local OCI layout and children
+// build on their parents from it.
+func TestBuildNoRegistryUsesLocalLayout(t *testing.T) {
+	stackEnv(t)
+	t.Setenv("REGISTRY", "")
+	ws := buildWorkspace(t)
+	args := []string{"--workspace", ws, "build", "--progress", "quiet", "--output", "json", "--platform", "linux/arm64"}
+	out, errOut, code := runCLI(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	s, states := parseSummary(t, out)
+	if s.Built != 3 {
+		t.Fatalf("built %d, want 3: %v", s.Built, states)
+	}
+	dir := filepath.Join(ws, ".imgraph", "oci")
+	if !strings.Contains(errOut, dir) {
+		t.Errorf("the report does not say where the images are:\n%s", errOut)
+	}
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, _ := p.ImageIndex()
+	im, _ := idx.IndexManifest()
+	var child v1.Hash
+	for _, m := range im.Manifests {
+		if m.Annotations["org.opencontainers.image.ref.name"] == "imgraph.local/child:2.0-linux-arm64" {
+			child = m.Digest
+		}
+	}
+	if child.Hex == "" {
+		t.Fatalf("child not in the layout index: %+v", im.Manifests)
+	}
+	img, err := idx.Image(child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fileInV1Image(t, img, "data.txt"); got != "v1\n" {
+		t.Errorf("child does not contain its parent's file: %q", got)
+	}
+	out, errOut, code = runCLI(t, args...)
+	if code != 0 {
+		t.Fatalf("second run: exit %d\n%s", code, errOut)
+	}
+	if s, states := parseSummary(t, out); s.UpToDate != 3 {
+		t.Errorf("second run: %v", states)
+	}
+	if _, errOut, code := runCLI(t, "--workspace", ws, "build", "--push"); code != 2 || !strings.Contains(errOut, "--registry") {
+		t.Errorf("--push without a registry: exit %d\n%s", code, errOut)
+	}
+}
+
+func fileInV1Image(t *testing.T, img v1.Image, file string) string {
+	t.Helper()
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := len(layers) - 1; i >= 0; i-- {
+		rc, err := layers[i].Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if err != nil {
+				break
+			}
+			if strings.TrimPrefix(h.Name, "./") == file {
+				b, _ := io.ReadAll(tr)
+				rc.Close()
+				return string(b)
+			}
+		}
+		rc.Close()
+	}
+	t.Fatalf("image has no %s", file)
+	return ""
+}

@@ -34,9 +34,15 @@ type Request struct {
 	Labels map[string]string
 	Digest hash.Digest
 	// Ref is the per-platform reference to push (registry/repo:version-os-arch).
-	Ref     string
-	Push    bool
-	NoCache bool
+	Ref  string
+	Push bool
+	// Layout, when set, is a local OCI layout directory to export into
+	// instead of pushing (no registry configured); Ref names the image in
+	// its index.json. Contexts maps image names used in the Dockerfile
+	// (BASEIMAGE, image_args) to digests in that layout.
+	Layout   string
+	Contexts map[string]string
+	NoCache  bool
 	// Status receives progress; the executor closes it when done (as
 	// client.Solve does). Nil means no progress.
 	Status chan *client.SolveStatus

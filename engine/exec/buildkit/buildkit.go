@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/containerd/containerd/v2/core/content"
 	"github.com/docker/cli/cli/config"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/session"
@@ -22,6 +23,9 @@ import (
 	"github.com/imgraph/imgraph/engine/exec"
 	"github.com/imgraph/imgraph/engine/platform"
 )
+
+// layoutStoreID names the local OCI layout among a solve's OCI stores.
+const layoutStoreID = "imgraph"
 
 // Executor builds nodes on one buildkitd.
 type Executor struct {
@@ -139,6 +143,21 @@ func (e *Executor) Build(ctx context.Context, req exec.Request) (exec.Result, er
 			"unpack":            "false",
 		},
 	}
+	var store *layoutStore
+	if req.Layout != "" {
+		if store, err = openLayout(req.Layout); err != nil {
+			close(status)
+			return exec.Result{}, err
+		}
+		// OutputStore rather than OutputDir: the client would rewrite
+		// index.json itself with a try-lock that parallel solves collide on.
+		export = client.ExportEntry{Type: client.ExporterOCI, OutputStore: store.store, Attrs: map[string]string{
+			"name": req.Ref, "tar": "false", "rewrite-timestamp": "true", "oci-mediatypes": "true",
+		}}
+		for name, dgst := range req.Contexts {
+			attrs["context:"+name] = "oci-layout://" + layoutStoreID + "@" + dgst
+		}
+	}
 	dockerCfg := config.LoadDefaultConfigFile(io.Discard)
 	opt := client.SolveOpt{
 		Frontend:      "dockerfile.v0",
@@ -148,6 +167,9 @@ func (e *Executor) Build(ctx context.Context, req exec.Request) (exec.Result, er
 		Session: []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
 			AuthConfigProvider: authprovider.LoadAuthConfig(dockerCfg),
 		})},
+	}
+	if store != nil {
+		opt.OCIStores = map[string]content.Store{layoutStoreID: store.store}
 	}
 	resp, err := e.c.Solve(ctx, nil, opt, status)
 	if err != nil {
@@ -159,6 +181,11 @@ func (e *Executor) Build(ctx context.Context, req exec.Request) (exec.Result, er
 	dgst := resp.ExporterResponse["containerimage.digest"]
 	if dgst == "" {
 		return exec.Result{}, fmt.Errorf("build %s: buildkitd returned no image digest", req.ID)
+	}
+	if store != nil {
+		if err := store.tag(req.Ref, resp.ExporterResponse["containerimage.descriptor"]); err != nil {
+			return exec.Result{}, fmt.Errorf("build %s: %w", req.ID, err)
+		}
 	}
 	return exec.Result{Digest: dgst, Ref: req.Ref}, nil
 }
