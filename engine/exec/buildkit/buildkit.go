@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/docker/cli/cli/config"
+	"github.com/docker/cli/cli/config/configfile"
+	"github.com/docker/cli/cli/config/credentials"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/auth/authprovider"
@@ -158,7 +159,11 @@ func (e *Executor) Build(ctx context.Context, req exec.Request) (exec.Result, er
 			attrs["context:"+name] = "oci-layout://" + layoutStoreID + "@" + dgst
 		}
 	}
-	dockerCfg := config.LoadDefaultConfigFile(io.Discard)
+	dockerCfg, err := dockerConfig()
+	if err != nil {
+		close(status)
+		return exec.Result{}, err
+	}
 	opt := client.SolveOpt{
 		Frontend:      "dockerfile.v0",
 		FrontendAttrs: attrs,
@@ -188,6 +193,22 @@ func (e *Executor) Build(ctx context.Context, req exec.Request) (exec.Result, er
 		}
 	}
 	return exec.Result{Digest: dgst, Ref: req.Ref}, nil
+}
+
+// dockerConfig reads the docker config from $DOCKER_CONFIG as it is now.
+// config.LoadDefaultConfigFile uses config.Dir(), which docker/cli fixes
+// on first use, so a later $DOCKER_CONFIG (set by an embedding program or
+// a test) would be ignored by BuildKit's pushes while go-containerregistry's
+// keychain, which reads the variable on every lookup, honours it.
+func dockerConfig() (*configfile.ConfigFile, error) {
+	cfg, err := config.Load(os.Getenv(config.EnvOverrideConfigDir))
+	if err != nil {
+		return nil, fmt.Errorf("registry credentials: %w", err)
+	}
+	if !cfg.ContainsAuth() {
+		cfg.CredentialsStore = credentials.DetectDefaultStore(cfg.CredentialsStore)
+	}
+	return cfg, nil
 }
 
 // cleanSolveErr keeps BuildKit's message but drops gRPC noise and stack
