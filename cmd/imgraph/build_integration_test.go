@@ -111,31 +111,7 @@ func fileInImage(t *testing.T, ref, file string) string {
 	if err != nil {
 		t.Fatalf("pull %s: %v", ref, err)
 	}
-	layers, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := len(layers) - 1; i >= 0; i-- {
-		rc, err := layers[i].Uncompressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if err != nil {
-				break
-			}
-			if strings.TrimPrefix(h.Name, "./") == file {
-				b, _ := io.ReadAll(tr)
-				rc.Close()
-				return string(b)
-			}
-		}
-		rc.Close()
-	}
-	t.Fatalf("%s has no %s", ref, file)
-	return ""
+	return fileInV1Image(t, img, file)
 }
 
 func TestBuildPushSkipRebuild(t *testing.T) {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/bazelbuild/buildtools/build"
 	"github.com/urfave/cli/v2"
+
+	"github.com/imgraph/imgraph/internal/atomicfile"
 )
 
 func fmtCommand() *cli.Command {
@@ -85,7 +87,7 @@ func formatFile(path string, write bool) (bool, error) {
 		return false, nil
 	}
 	if write {
-		if err := writeFileAtomic(path, out); err != nil {
+		if err := atomicfile.WriteFile(path, out); err != nil {
 			return false, err
 		}
 	}
@@ -106,29 +108,4 @@ func FormatStar(path string, data []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%v (fix the syntax error, then run imgraph fmt again)", err)
 	}
 	return build.Format(f), nil
-}
-
-// writeFileAtomic replaces path without ever leaving it half-written.
-func writeFileAtomic(path string, data []byte) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(fi.Mode().Perm()); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

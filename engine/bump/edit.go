@@ -3,9 +3,10 @@ package bump
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/bazelbuild/buildtools/build"
+
+	"github.com/imgraph/imgraph/internal/atomicfile"
 )
 
 // Site is the version literal of an IMAGE.star.
@@ -149,34 +150,8 @@ func File(path, name string, part Part) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeAtomic(path, out); err != nil {
+	if err := atomicfile.WriteFile(path, out); err != nil {
 		return nil, fmt.Errorf("write %s: %w", name, err)
 	}
 	return &Result{Site: site, Old: site.Value, New: next}, nil
-}
-
-// writeAtomic replaces path through a temporary file in the same
-// directory, keeping the file mode, so a crash never leaves half a file.
-func writeAtomic(path string, data []byte) error {
-	mode := os.FileMode(0o644)
-	if fi, err := os.Stat(path); err == nil {
-		mode = fi.Mode().Perm()
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".imgraph-bump-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

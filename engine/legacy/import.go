@@ -16,6 +16,8 @@ import (
 	"github.com/imgraph/imgraph/engine/label"
 	"github.com/imgraph/imgraph/engine/load"
 	"github.com/imgraph/imgraph/engine/platform"
+
+	"github.com/imgraph/imgraph/internal/atomicfile"
 )
 
 // Options tune Import.
@@ -574,21 +576,21 @@ func writeImage(src, out, imagesDir string, p *plan, allDirs []string, opts Opti
 		}
 		sort.Strings(names)
 		for _, name := range names {
-			if err := writeAtomic(filepath.Join(dst, name), p.files[name]); err != nil {
+			if err := atomicfile.WriteFile(filepath.Join(dst, name), p.files[name]); err != nil {
 				return err
 			}
 		}
-		return writeAtomic(starPath, star)
+		return atomicfile.WriteFile(starPath, star)
 	}
 	if err := copyTree(filepath.Join(src, filepath.FromSlash(img.Dir)), dst, nested(img.Dir, allDirs)); err != nil {
 		return fmt.Errorf("copy %s: %w", img.Dir, err)
 	}
 	for name, b := range p.files {
-		if err := writeAtomic(filepath.Join(dst, name), b); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dst, name), b); err != nil {
 			return err
 		}
 	}
-	return writeAtomic(filepath.Join(dst, load.ImageFile), star)
+	return atomicfile.WriteFile(filepath.Join(dst, load.ImageFile), star)
 }
 
 func writeWorkspace(out, imagesDir string, opts Options) error {
@@ -599,7 +601,7 @@ func writeWorkspace(out, imagesDir string, opts Options) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	return writeAtomic(p, workspaceStar(imagesDir))
+	return atomicfile.WriteFile(p, workspaceStar(imagesDir))
 }
 
 // nested lists the image directories below dir (relative to dir): their
@@ -652,39 +654,4 @@ func copyTree(src, dst string, skip map[string]bool) error {
 		}
 		return nil // sockets, devices: not build inputs
 	})
-}
-
-// writeAtomic replaces path with data through a temporary file in the same
-// directory, keeping the old file's mode.
-func writeAtomic(p string, data []byte) error {
-	mode := fs.FileMode(0o644)
-	if fi, err := os.Stat(p); err == nil {
-		mode = fi.Mode().Perm()
-	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	tmp := f.Name()
-	_, werr := f.Write(data)
-	if err := f.Sync(); werr == nil {
-		werr = err
-	}
-	if err := f.Close(); werr == nil {
-		werr = err
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp, mode)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, p)
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", p, werr)
-	}
-	return nil
 }
