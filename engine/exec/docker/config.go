@@ -90,6 +90,15 @@ var (
 	ErrPlatform      = errors.New("daemon cannot build this platform")
 )
 
+// who names the builder in messages: "docker_builder ltsc2022", or just
+// "docker_builder" for one declared by platforms alone.
+func (c Config) who() string {
+	if c.OSVersion == "" {
+		return "docker_builder"
+	}
+	return "docker_builder " + c.OSVersion
+}
+
 var certFiles = []string{"ca.pem", "cert.pem", "key.pem"}
 
 // tlsConfig loads CertDir. It returns nil (plain TCP) only when no
@@ -106,9 +115,13 @@ func (c Config) tlsConfig(now time.Time) (*tls.Config, error) {
 	case len(missing) == len(certFiles) && c.Insecure:
 		return nil, nil
 	case len(missing) == len(certFiles):
+		where := "docker_builder(cert_dir = ...)"
+		if c.OSVersion != "" {
+			where += fmt.Sprintf(", or $%s/.docker-%s", EnvCertBase, c.OSVersion)
+		}
 		return nil, fmt.Errorf("%w: %s is a tcp:// host, and TLS with client certificates is required, but %s has none of ca.pem, cert.pem, key.pem; "+
-			"put them there (docker_builder(cert_dir = ...), or $%s/.docker-%s), or set insecure = True on this docker_builder to allow an unauthenticated plain-TCP daemon",
-			ErrTLSRequired, c.Host, c.CertDir, EnvCertBase, c.OSVersion)
+			"put them there (%s), or set insecure = True on this docker_builder to allow an unauthenticated plain-TCP daemon",
+			ErrTLSRequired, c.Host, c.CertDir, where)
 	case len(missing) > 0:
 		return nil, fmt.Errorf("%w: %s is missing %s (need ca.pem, cert.pem and key.pem for %s)",
 			ErrTLSRequired, c.CertDir, strings.Join(missing, ", "), c.Host)

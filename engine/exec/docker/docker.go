@@ -38,24 +38,27 @@ const connectTimeout = 20 * time.Second
 // with a distinct message per failure kind (see the Err* values).
 func New(ctx context.Context, cfg Config) (*Executor, error) {
 	if cfg.Host == "" {
-		return nil, fmt.Errorf("docker_builder %s: %w: set host = ... in WORKSPACE.star or %s%s",
-			cfg.OSVersion, ErrNoHost, EnvHostPrefix, strings.ToUpper(cfg.OSVersion))
+		hint := "set host = ... in WORKSPACE.star"
+		if cfg.OSVersion != "" {
+			hint += " or " + EnvHostPrefix + strings.ToUpper(cfg.OSVersion)
+		}
+		return nil, fmt.Errorf("%s: %w: %s", cfg.who(), ErrNoHost, hint)
 	}
 	switch cfg.Isolation {
 	case "", "process", "hyperv":
 	default:
-		return nil, fmt.Errorf("docker_builder %s: isolation %q is not one of \"process\", \"hyperv\"", cfg.OSVersion, cfg.Isolation)
+		return nil, fmt.Errorf("%s: isolation %q is not one of \"process\", \"hyperv\"", cfg.who(), cfg.Isolation)
 	}
 	u, err := client.ParseHostURL(cfg.Host)
 	if err != nil {
-		return nil, fmt.Errorf("docker_builder %s: host %q: %w", cfg.OSVersion, cfg.Host, err)
+		return nil, fmt.Errorf("%s: host %q: %w", cfg.who(), cfg.Host, err)
 	}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 6, IdleConnTimeout: 30 * time.Second}}
 	var tc *tls.Config
 	scheme := "http"
 	if u.Scheme == "tcp" {
 		if tc, err = cfg.tlsConfig(time.Now()); err != nil {
-			return nil, fmt.Errorf("docker_builder %s: %w", cfg.OSVersion, err)
+			return nil, fmt.Errorf("%s: %w", cfg.who(), err)
 		}
 		hc.Transport.(*http.Transport).TLSClientConfig = tc
 		if tc != nil {
@@ -66,7 +69,7 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 	// TLSClientConfig that net/http fills in by itself for HTTP/2.
 	cli, err := client.New(client.WithHTTPClient(hc), client.WithHost(cfg.Host), client.WithScheme(scheme))
 	if err != nil {
-		return nil, fmt.Errorf("docker_builder %s: client for %s: %w", cfg.OSVersion, cfg.Host, err)
+		return nil, fmt.Errorf("%s: client for %s: %w", cfg.who(), cfg.Host, err)
 	}
 	e := &Executor{cfg: cfg, cli: cli}
 	if _, ok := ctx.Deadline(); !ok {
@@ -93,7 +96,7 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 	}
 	if res.Info.OSType == "" {
 		cli.Close()
-		return nil, fmt.Errorf("docker_builder %s: %w: %s answered /info without an OSType", cfg.OSVersion, ErrNotDocker, cfg.Host)
+		return nil, fmt.Errorf("%s: %w: %s answered /info without an OSType", cfg.who(), ErrNotDocker, cfg.Host)
 	}
 	e.info = res.Info
 	return e, nil
@@ -113,7 +116,7 @@ func (e *Executor) Info() system.Info { return e.info }
 func probe(ctx context.Context, hc *http.Client, cfg Config, scheme, addr string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, (&url.URL{Scheme: scheme, Host: addr, Path: "/_ping"}).String(), nil)
 	if err != nil {
-		return fmt.Errorf("docker_builder %s: %w", cfg.OSVersion, err)
+		return fmt.Errorf("%s: %w", cfg.who(), err)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -126,8 +129,8 @@ func probe(ctx context.Context, hc *http.Client, cfg Config, scheme, addr string
 		if resp.StatusCode == http.StatusBadRequest && strings.Contains(string(body), "HTTPS") {
 			hint = " (it expects TLS: put ca.pem, cert.pem and key.pem in " + cfg.CertDir + ")"
 		}
-		return fmt.Errorf("docker_builder %s: %w: %s answered GET /_ping with %s and no Api-Version header%s: %.200q",
-			cfg.OSVersion, ErrNotDocker, cfg.Host, resp.Status, hint, body)
+		return fmt.Errorf("%s: %w: %s answered GET /_ping with %s and no Api-Version header%s: %.200q",
+			cfg.who(), ErrNotDocker, cfg.Host, resp.Status, hint, body)
 	}
 	return nil
 }
@@ -135,7 +138,7 @@ func probe(ctx context.Context, hc *http.Client, cfg Config, scheme, addr string
 // classify turns a transport error into one of the Err* kinds with a
 // message that says what to fix.
 func classify(cfg Config, err error) error {
-	where := fmt.Sprintf("docker_builder %s: %s", cfg.OSVersion, cfg.Host)
+	where := fmt.Sprintf("%s: %s", cfg.who(), cfg.Host)
 	var (
 		unknownAuth x509.UnknownAuthorityError
 		invalid     x509.CertificateInvalidError
