@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/bazelbuild/buildtools/build"
 	"github.com/urfave/cli/v2"
 
 	"github.com/imgraph/imgraph/internal/atomicfile"
+	"github.com/imgraph/imgraph/internal/starfmt"
 )
 
 func fmtCommand() *cli.Command {
@@ -61,8 +61,15 @@ func starFiles(root string) ([]string, error) {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && p != root && strings.HasPrefix(d.Name(), ".") {
-			return filepath.SkipDir
+		if d.IsDir() && p != root {
+			// Hidden directories, Go test fixtures and nested workspaces
+			// are not this workspace's files.
+			if strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" {
+				return filepath.SkipDir
+			}
+			if _, err := os.Stat(filepath.Join(p, "WORKSPACE.star")); err == nil {
+				return filepath.SkipDir
+			}
 		}
 		if !d.IsDir() && strings.HasSuffix(d.Name(), ".star") {
 			out = append(out, p)
@@ -79,7 +86,7 @@ func formatFile(path string, write bool) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	out, err := FormatStar(path, data)
+	out, err := starfmt.Source(path, data)
 	if err != nil {
 		return false, err
 	}
@@ -92,20 +99,4 @@ func formatFile(path string, write bool) (bool, error) {
 		}
 	}
 	return true, nil
-}
-
-// FormatStar formats .star source with buildtools.
-func FormatStar(path string, data []byte) ([]byte, error) {
-	var f *build.File
-	var err error
-	switch filepath.Base(path) {
-	case "IMAGE.star", "WORKSPACE.star":
-		f, err = build.ParseBuild(path, data)
-	default:
-		f, err = build.ParseBzl(path, data)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%v (fix the syntax error, then run imgraph fmt again)", err)
-	}
-	return build.Format(f), nil
 }

@@ -4,6 +4,8 @@ import (
 	"sort"
 
 	"github.com/bazelbuild/buildtools/build"
+
+	"github.com/imgraph/imgraph/internal/starfmt"
 )
 
 // The .star files are built as syntax trees and printed by buildtools, so
@@ -172,7 +174,7 @@ func imageStar(p *plan) []byte {
 	c := call("image", true, args...)
 	c.Comments.Before = []build.Comment{{Token: "# Imported from the legacy layout (" + img.Dir + ") by `imgraph import`."}}
 	f := &build.File{Type: build.TypeBuild, Stmt: []build.Expr{c}}
-	return build.Format(f)
+	return starfmt.Format(f)
 }
 
 // workspaceStar renders WORKSPACE.star: the legacy default platforms made
@@ -190,5 +192,5 @@ func workspaceStar(imagesDir string) []byte {
 		{Token: "# The platforms are the legacy default (images without BASEIMAGE)."},
 		{Token: "# No registry here: set $REGISTRY or pass --registry, as with the legacy scripts."},
 	}
-	return build.Format(&build.File{Type: build.TypeBuild, Stmt: []build.Expr{c}})
+	return starfmt.Format(&build.File{Type: build.TypeBuild, Stmt: []build.Expr{c}})
 }
