@@ -20,6 +20,8 @@ import (
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/auth/authprovider"
 	"github.com/tonistiigi/fsutil"
+	"google.golang.org/grpc/codes"
+	grpcstatus "google.golang.org/grpc/status"
 
 	"github.com/imgraph/imgraph/engine/exec"
 	"github.com/imgraph/imgraph/engine/platform"
@@ -180,6 +182,12 @@ func (e *Executor) Build(ctx context.Context, req exec.Request) (exec.Result, er
 	if err != nil {
 		if errors.Is(ctx.Err(), context.Canceled) {
 			return exec.Result{}, fmt.Errorf("build %s: cancelled", req.ID)
+		}
+		if grpcstatus.Code(err) == codes.Unavailable {
+			// The daemon died or restarted mid-solve: say so rather than
+			// show gRPC's transport message alone.
+			return exec.Result{}, fmt.Errorf("build %s: lost the connection to buildkitd at %s during the build (daemon stopped or restarted?); run the build again once it is up: %s",
+				req.ID, e.addr, cleanSolveErr(err))
 		}
 		return exec.Result{}, fmt.Errorf("build %s on %s: %s", req.ID, e.Name(), cleanSolveErr(err))
 	}
