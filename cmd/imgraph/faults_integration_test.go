@@ -547,6 +547,9 @@ func TestBuildCredentialsNeverPrinted(t *testing.T) {
 			if code != 1 {
 				t.Fatalf("exit %d, want 1\n%s\n%s", code, out, errOut)
 			}
+			if tc.name == "push fails" && !strings.Contains(progress, "pushing") {
+				t.Errorf("the progress display was not captured; the check below would see nothing:\n%s", progress)
+			}
 			if p.refused.Load() == 0 {
 				t.Fatal("the proxy refused nothing; the failure did not come from the registry")
 			}
