@@ -50,6 +50,10 @@ type Options struct {
 	CacheFile string
 	// Workers bounds parallel file hashing; 0 means runtime.GOMAXPROCS(0).
 	Workers int
+	// GoVersion is the host Go toolchain that compiles go_binary prebuilds
+	// ("go1.26.8"); a toolchain upgrade changes the binaries, so it is an
+	// input of every node with a go_binary step.
+	GoVersion string
 }
 
 // NodeDigest is a node's input digest and the digests it is made of.
@@ -73,9 +77,10 @@ type Stats struct {
 // context digests are computed once and reused by later Nodes calls, so
 // make a new Hasher after the tree changes.
 type Hasher struct {
-	src     source
-	workers int
-	cache   *statCache // nil: no stat cache (an fs.FS without a root)
+	src       source
+	workers   int
+	goVersion string
+	cache     *statCache // nil: no stat cache (an fs.FS without a root)
 
 	call    sync.Mutex             // one Nodes call at a time
 	mu      sync.Mutex             // guards files, pending, trees
@@ -108,11 +113,12 @@ type fileTask struct {
 // through fsys and every file is hashed.
 func New(root string, fsys fs.FS, opts Options) (*Hasher, error) {
 	h := &Hasher{
-		workers: opts.Workers,
-		files:   map[string]*fileTask{},
-		trees:   map[string]*tree{},
-		lstats:  map[string]lstatResult{},
-		nodes:   map[graph.NodeID]NodeDigest{},
+		workers:   opts.Workers,
+		goVersion: opts.GoVersion,
+		files:     map[string]*fileTask{},
+		trees:     map[string]*tree{},
+		lstats:    map[string]lstatResult{},
+		nodes:     map[graph.NodeID]NodeDigest{},
 	}
 	if h.workers <= 0 {
 		h.workers = runtime.GOMAXPROCS(0)
@@ -504,6 +510,12 @@ func (h *Hasher) ownParts(n *graph.Node, in *nodeInputs) (map[string]Digest, err
 		return nil, fmt.Errorf("encode prebuild: %w", err)
 	}
 	pb.Write(pbDecl)
+	for _, step := range n.Decl.Prebuild {
+		if step.Kind == "go_binary" {
+			pb.Write([]byte("\x00go toolchain " + h.goVersion))
+			break
+		}
+	}
 	for _, t := range in.srcs {
 		var buf []byte
 		buf = binary.AppendUvarint(buf, uint64(len(t.rel)))

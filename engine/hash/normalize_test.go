@@ -74,3 +74,51 @@ func TestDigestIgnoresUmaskAndImageStarFormatting(t *testing.T) {
 		}
 	}
 }
+
+// The Go toolchain is an input of go_binary nodes only.
+func TestGoVersionIsAPrebuildInput(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{
+		"WORKSPACE.star":      `workspace(platforms = ["linux/amd64"])`,
+		"go.mod":              "module example.com/x\n",
+		"images/a/IMAGE.star": `image(version = "1", prebuild = [go_binary(package = ".", out = "a")])`,
+		"images/a/Dockerfile": "FROM scratch\nCOPY a /a\n",
+		"images/a/main.go":    "package main\nfunc main() {}\n",
+		"images/b/IMAGE.star": `image(version = "1")`,
+		"images/b/Dockerfile": "FROM scratch\n",
+	}
+	for p, c := range files {
+		full := filepath.Join(root, p)
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ws, err := load.Load(context.Background(), load.Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := graph.Build(ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	with := func(v string) map[graph.NodeID]hash.NodeDigest {
+		h, err := hash.New(root, nil, hash.Options{GoVersion: v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		d, err := h.Nodes(context.Background(), g, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	old, upgraded := with("go1.26.8"), with("go1.27.0")
+	for id, d := range old {
+		changed := upgraded[id].Digest != d.Digest
+		if want := id.Label == "//a"; changed != want {
+			t.Errorf("%s: changed on a toolchain upgrade = %v, want %v", id, changed, want)
+		}
+	}
+}
