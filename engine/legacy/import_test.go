@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/imgraph/imgraph/engine/graph"
 	"github.com/imgraph/imgraph/engine/label"
 	"github.com/imgraph/imgraph/engine/load"

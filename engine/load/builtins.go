@@ -29,11 +29,6 @@ var builtins = starlark.StringDict{
 	"struct":         starlark.NewBuiltin("struct", starlarkstruct.Make),
 }
 
-var (
-	workspaceBuiltins = builtins
-	imageBuiltins     = builtins
-	libraryBuiltins   = builtins
-)
 
 type workspaceCollector struct {
 	ws     *Workspace
@@ -412,15 +407,11 @@ func builtinImage(th *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 		return nil, err
 	}
 	if v, ok := k.args["windows"]; ok && v != starlark.None {
-		d, ok := v.(*declValue)
-		w, ok2 := func() (*Windows, bool) {
-			if !ok {
-				return nil, false
-			}
-			w, ok := d.v.(*Windows)
-			return w, ok
-		}()
-		if !ok2 {
+		var w *Windows
+		if d, isDecl := v.(*declValue); isDecl {
+			w, _ = d.v.(*Windows)
+		}
+		if w == nil {
 			return nil, argErr(k.at("windows"), "image", "windows", "got %s, want windows(os_versions = [...])", v.Type())
 		}
 		img.Windows = w

@@ -337,7 +337,7 @@ func (l *loader) loadModule(file string) *module {
 			return
 		}
 		th := l.newThread(file, nil)
-		m.globals, m.err = l.exec(th, file, pf, libraryBuiltins)
+		m.globals, m.err = l.exec(th, file, pf, builtins)
 		m.loads = []string{file}
 		for _, dep := range pf.loads {
 			m.loads = append(m.loads, l.loadModule(dep).loads...)
@@ -455,7 +455,7 @@ func (l *loader) evalWorkspace(ws *Workspace) error {
 	c := &workspaceCollector{ws: ws}
 	th := l.newThread(WorkspaceFile, nil)
 	th.SetLocal("workspace", c)
-	if _, err := l.exec(th, WorkspaceFile, pf, workspaceBuiltins); err != nil {
+	if _, err := l.exec(th, WorkspaceFile, pf, builtins); err != nil {
 		return err
 	}
 	if len(ws.Platforms) == 0 {
@@ -477,7 +477,7 @@ func (l *loader) evalImage(ws *Workspace, file string) (*Image, error) {
 	rel := strings.TrimPrefix(strings.TrimPrefix(dir, ws.ImagesDir), "/")
 	c := &imageCollector{ws: ws, file: file, dir: dir, lbl: label.FromDir(rel), ast: pf.file, l: l}
 	th := l.newThread(file, c)
-	if _, err := l.exec(th, file, pf, imageBuiltins); err != nil {
+	if _, err := l.exec(th, file, pf, builtins); err != nil {
 		return nil, err
 	}
 	if c.img == nil {

@@ -185,10 +185,8 @@ func (l *loader) checkDockerfile(file string) error {
 
 // validate checks one image's paths and platform coverage.
 func (c *imageCollector) validate(img *Image, k *kw) error {
-	l := c.ws
-	_ = l
 	ld := k // for positions
-	loader := c.loader()
+	loader := c.l
 	checkPath := func(arg, rel string, wantDir bool) error {
 		p := path.Clean(path.Join(img.Dir, rel))
 		if path.IsAbs(rel) || escapes(p) {
@@ -243,11 +241,9 @@ func (c *imageCollector) validate(img *Image, k *kw) error {
 			spec = img.Base
 		}
 		for _, p := range img.AllPlatforms()[len(img.Platforms):] {
-			b, ok := spec.Resolve(p)
-			if !ok {
+			if _, ok := spec.Resolve(p); !ok {
 				return Errorf(img.Windows.Pos, "no base for %s: add base to windows(...), or a \"windows\" key to the image's base dict", p)
 			}
-			_ = b
 		}
 	}
 	for _, pb := range img.Prebuild {
@@ -259,5 +255,3 @@ func (c *imageCollector) validate(img *Image, k *kw) error {
 	}
 	return nil
 }
-
-func (c *imageCollector) loader() *loader { return c.l }
