@@ -29,7 +29,6 @@ var builtins = starlark.StringDict{
 	"struct":         starlark.NewBuiltin("struct", starlarkstruct.Make),
 }
 
-
 type workspaceCollector struct {
 	ws     *Workspace
 	called bool
