@@ -184,7 +184,9 @@ echo
 # QEMU), the registry, imgraph itself; machine minus the rest is other work.
 printf '%-44s %7s %7s %7s %7s %8s | %6s %6s %6s %6s\n' RUN wall_s seconds busy_s solve_s outside% cpu:all bkd reg imgr
 row() {
-	printf '%-44s %7s %7s %7s %7s %8s | %6s %6s %6s %6s\n' "$1" "$2" "$(field "$3" seconds)" "$(field "$3" busy_seconds)" "$(field "$3" solve_seconds)" "$(outside "$3")" $(cat "$OUT/$3.cpu")
+	local cpu
+	read -r -a cpu <"$OUT/$3.cpu"
+	printf '%-44s %7s %7s %7s %7s %8s | %6s %6s %6s %6s\n' "$1" "$2" "$(field "$3" seconds)" "$(field "$3" busy_seconds)" "$(field "$3" solve_seconds)" "$(outside "$3")" "${cpu[@]}"
 }
 row "warm-up (prebuild-inclusive, BuildKit cache)" "$warm_wall" warm
 for ((r = 1; r <= ROUNDS; r++)); do
