@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/imgraph/imgraph/engine/exec"
 	"github.com/imgraph/imgraph/engine/graph"
@@ -364,26 +365,35 @@ func (bs *buildState) publishLists(ctx context.Context) []listResult {
 		}
 		byLabel[id.Label] = append(byLabel[id.Label], bs.runs[id])
 	}
-	var out []listResult
-	for _, l := range labels {
-		img, _ := bs.g.Workspace.Image(l)
-		lr := listResult{Label: string(l), Ref: naming.ListRef(bs.registry, img.Repository, img.Version)}
-		list := publish.List{Ref: lr.Ref, Declared: img.AllPlatforms()}
-		for _, r := range byLabel[l] {
-			if r.outcome.State == exec.StateBuilt || r.outcome.State == exec.StateUpToDate {
-				list.Entries = append(list.Entries, publish.Entry{Ref: r.ref, Digest: r.result.Digest, Platform: r.id.Platform})
+	// Lists are independent: publish them in parallel (each is one PUT
+	// after its reads), so a run with many images does not wait on a
+	// chain of round trips.
+	out := make([]listResult, len(labels))
+	var eg errgroup.Group
+	eg.SetLimit(8)
+	for i, l := range labels {
+		eg.Go(func() error {
+			img, _ := bs.g.Workspace.Image(l)
+			lr := listResult{Label: string(l), Ref: naming.ListRef(bs.registry, img.Repository, img.Version)}
+			list := publish.List{Ref: lr.Ref, Declared: img.AllPlatforms()}
+			for _, r := range byLabel[l] {
+				if r.outcome.State == exec.StateBuilt || r.outcome.State == exec.StateUpToDate {
+					list.Entries = append(list.Entries, publish.Entry{Ref: r.ref, Digest: r.result.Digest, Platform: r.id.Platform})
+				}
 			}
-		}
-		res, err := publish.Publish(ctx, list, publish.Options{AllowMissing: bs.c.Bool("allow-missing-platforms")})
-		if err != nil {
-			lr.Error = err.Error()
-		} else {
-			lr.Digest = res.Digest
-			for _, p := range res.Missing {
-				lr.Missing = append(lr.Missing, p.String())
+			res, err := publish.Publish(ctx, list, publish.Options{AllowMissing: bs.c.Bool("allow-missing-platforms")})
+			if err != nil {
+				lr.Error = err.Error()
+			} else {
+				lr.Digest = res.Digest
+				for _, p := range res.Missing {
+					lr.Missing = append(lr.Missing, p.String())
+				}
 			}
-		}
-		out = append(out, lr)
+			out[i] = lr
+			return nil
+		})
 	}
+	eg.Wait()
 	return out
 }
