@@ -8,8 +8,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/imgraph/imgraph/engine/plan/reg/regtest"
 	"github.com/imgraph/imgraph/engine/platform"
+	"github.com/imgraph/imgraph/engine/registry/regtest"
 )
 
 // BenchmarkPlan plans 100 up-to-date nodes (20 repositories × 5

@@ -8,8 +8,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/imgraph/imgraph/engine/plan/reg"
 	"github.com/imgraph/imgraph/engine/platform"
+	reg "github.com/imgraph/imgraph/engine/registry"
 )
 
 type lookup struct {

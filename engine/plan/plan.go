@@ -18,7 +18,7 @@ import (
 
 	"github.com/imgraph/imgraph/engine/graph"
 	"github.com/imgraph/imgraph/engine/hash"
-	"github.com/imgraph/imgraph/engine/plan/reg"
+	reg "github.com/imgraph/imgraph/engine/registry"
 )
 
 // LabelInputDigest is the image config label that records the node's input

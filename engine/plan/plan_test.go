@@ -17,8 +17,8 @@ import (
 	"github.com/imgraph/imgraph/engine/graph"
 	"github.com/imgraph/imgraph/engine/hash"
 	"github.com/imgraph/imgraph/engine/label"
-	"github.com/imgraph/imgraph/engine/plan/reg/regtest"
 	"github.com/imgraph/imgraph/engine/platform"
+	"github.com/imgraph/imgraph/engine/registry/regtest"
 )
 
 var (

@@ -15,7 +15,7 @@ import (
 	"github.com/imgraph/imgraph/engine/label"
 	"github.com/imgraph/imgraph/engine/naming"
 	"github.com/imgraph/imgraph/engine/plan"
-	"github.com/imgraph/imgraph/engine/plan/reg/regtest"
+	"github.com/imgraph/imgraph/engine/registry/regtest"
 )
 
 // TestRealRegistry runs plan and publish against the local stack's

@@ -25,8 +25,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/imgraph/imgraph/engine/plan/reg"
 	"github.com/imgraph/imgraph/engine/platform"
+	reg "github.com/imgraph/imgraph/engine/registry"
 )
 
 // Entry is one per-platform image of a list.

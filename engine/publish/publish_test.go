@@ -14,8 +14,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imgraph/imgraph/engine/naming"
-	"github.com/imgraph/imgraph/engine/plan/reg/regtest"
 	"github.com/imgraph/imgraph/engine/platform"
+	"github.com/imgraph/imgraph/engine/registry/regtest"
 )
 
 // imagePlatform pairs a declared platform with the config an image for it

@@ -1,8 +1,8 @@
-// Package reg holds the registry access settings shared by plan and
+// Package registry holds the registry access settings shared by plan and
 // publish: reference parsing (plain HTTP for loopback registries),
 // go-containerregistry remote options with bounded retries, and error
 // messages that say which registry failed and what to do about it.
-package reg
+package registry
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package reg
+package registry
 
 import "testing"
 
