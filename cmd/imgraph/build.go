@@ -44,6 +44,7 @@ func buildCommand() *cli.Command {
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan (what would build and why) without building"},
 			&cli.BoolFlag{Name: "no-cache", Usage: "rebuild every node, ignoring the registry record and BuildKit's cache"},
 			&cli.BoolFlag{Name: "keep-going", Value: true, Usage: "after a failure, finish the nodes that do not depend on it (--keep-going=false cancels everything)"},
+			&cli.BoolFlag{Name: "provenance", Usage: "attach a SLSA provenance attestation to BuildKit-built images (off: per-platform tags stay plain image manifests)"},
 			&cli.BoolFlag{Name: "allow-missing-platforms", Usage: "publish manifest lists even when some declared platforms were not built (says which)"},
 			&cli.StringFlag{Name: "progress", Value: "auto", Usage: "auto, plain, tty, rawjson or quiet"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "summary format: text or json"},
@@ -286,7 +287,7 @@ func (bs *buildState) buildNode(ctx context.Context, id graph.NodeID, execs *exe
 		ContextDir: filepath.Join(bs.root, filepath.FromSlash(decl.Context)),
 		Extra:      extra, BuildArgs: args, Labels: labels, Digest: r.digest.Digest,
 		Ref: r.ref, Push: bs.layout == "", NoCache: bs.c.Bool("no-cache"),
-		Layout: bs.layout, Contexts: contexts,
+		Layout: bs.layout, Contexts: contexts, Provenance: bs.c.Bool("provenance"),
 		Status: pw.status(id.String()),
 	}
 	t1 := time.Now()

@@ -16,6 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // These tests drive the real stack: buildkitd and the loopback registry
@@ -296,4 +297,53 @@ func fileInV1Image(t *testing.T, img v1.Image, file string) string {
 	}
 	t.Fatalf("image has no %s", file)
 	return ""
+}
+
+// Attestations are off by default (plain manifests under per-platform
+// tags); with --provenance the tag holds an index with the attestation,
+// and skipping and the published list still see through it.
+func TestBuildProvenanceIsExplicit(t *testing.T) {
+	reg := stackEnv(t)
+	ws := buildWorkspace(t)
+	args := []string{"--workspace", ws, "--registry", reg, "build", "//other", "--push", "--progress", "quiet", "--output", "json"}
+	kind := func(ref string) types.MediaType {
+		t.Helper()
+		r, _ := name.ParseReference(ref, name.Insecure)
+		d, err := remote.Head(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.MediaType
+	}
+	if out, errOut, code := runCLI(t, args...); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if mt := kind(reg + "/other:0.1-linux-amd64"); mt.IsIndex() {
+		t.Errorf("without --provenance the per-platform tag is %s, want a plain manifest", mt)
+	}
+	out, errOut, code := runCLI(t, append(args, "--provenance", "--no-cache")...)
+	if code != 0 {
+		t.Fatalf("--provenance: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if mt := kind(reg + "/other:0.1-linux-amd64"); !mt.IsIndex() {
+		t.Errorf("with --provenance the per-platform tag is %s, want an index with an attestation", mt)
+	}
+	r, _ := name.ParseReference(reg+"/other:0.1", name.Insecure)
+	idx, err := remote.Index(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, _ := idx.IndexManifest()
+	for _, m := range im.Manifests {
+		if m.Platform == nil || m.Platform.OS == "unknown" {
+			t.Errorf("attestation leaked into the manifest list: %+v", m)
+		}
+	}
+	if len(im.Manifests) != 2 {
+		t.Errorf("manifest list has %d entries, want 2", len(im.Manifests))
+	}
+	out, _, code = runCLI(t, args...)
+	if s, states := parseSummary(t, out); code != 0 || s.UpToDate != 2 {
+		t.Errorf("rerun after --provenance: exit %d, %v", code, states)
+	}
 }

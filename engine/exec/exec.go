@@ -36,6 +36,9 @@ type Request struct {
 	// Ref is the per-platform reference to push (registry/repo:version-os-arch).
 	Ref  string
 	Push bool
+	// Provenance asks for a SLSA provenance attestation (BuildKit only);
+	// the per-platform tag then holds an index with the attestation.
+	Provenance bool
 	// Layout, when set, is a local OCI layout directory to export into
 	// instead of pushing (no registry configured); Ref names the image in
 	// its index.json. Contexts maps image names used in the Dockerfile

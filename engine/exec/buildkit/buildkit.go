@@ -136,14 +136,21 @@ func (e *Executor) Build(ctx context.Context, req exec.Request) (exec.Result, er
 	if req.NoCache {
 		attrs["no-cache"] = ""
 	}
+	// Attestations are off unless asked for: the legacy tooling expects a
+	// plain image manifest under every per-platform tag.
+	if req.Provenance {
+		attrs["attest:provenance"] = "mode=min"
+	}
 	export := client.ExportEntry{
 		Type: client.ExporterImage,
 		Attrs: map[string]string{
 			"name":              req.Ref,
 			"push":              fmt.Sprint(req.Push),
 			"rewrite-timestamp": "true",
-			"oci-mediatypes":    "false", // docker media types, as the legacy images and tooling expect
-			"unpack":            "false",
+			// Docker media types, as the legacy images and tooling expect;
+			// attestations exist only in OCI indexes.
+			"oci-mediatypes": fmt.Sprint(req.Provenance),
+			"unpack":         "false",
 		},
 	}
 	var store *layoutStore
