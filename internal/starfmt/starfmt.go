@@ -5,10 +5,12 @@
 package starfmt
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 
 	"github.com/bazelbuild/buildtools/build"
+	"go.starlark.net/syntax"
 )
 
 // rewriter keeps buildifier's harmless rewrites and drops callsort,
@@ -32,7 +34,17 @@ func Source(path string, data []byte) ([]byte, error) {
 		f, err = build.ParseBzl(path, data)
 	}
 	if err != nil {
+		// buildtools says only "syntax error"; the Starlark parser (the
+		// one imgraph evaluates with) says what it expected.
+		var se syntax.Error
+		if _, serr := looseOptions.Parse(path, data, 0); errors.As(serr, &se) {
+			err = fmt.Errorf("%s: syntax error: %s", se.Pos, se.Msg)
+		}
 		return nil, fmt.Errorf("%v (fix the syntax error, then run imgraph fmt again)", err)
 	}
 	return Format(f), nil
 }
+
+// looseOptions accept every construct, so only real syntax errors are
+// reported (the loader reports disabled features with their own message).
+var looseOptions = &syntax.FileOptions{Set: true, While: true, TopLevelControl: true, GlobalReassign: true, Recursion: true}
