@@ -91,6 +91,9 @@ func runBuild(c *cli.Context) error {
 	if o := c.String("output"); o != "text" && o != "json" {
 		return usageErr(fmt.Errorf("--output %q: want text or json", o))
 	}
+	if j := c.Int("jobs"); j < 1 {
+		return usageErr(fmt.Errorf("--jobs %d: want at least 1 (nodes built at once)", j))
+	}
 	start := time.Now()
 	g, err := loadGraph(c)
 	if err != nil {

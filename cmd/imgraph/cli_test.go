@@ -54,6 +54,8 @@ func TestGolden(t *testing.T) {
 		{"images_text_registry", []string{"--registry", "127.0.0.1:5000", "query", "images", "//tool", "//win"}},
 		{"path_top_base", []string{"query", "path", "//top@linux/arm64", "//base"}},
 		{"path_win_helper", []string{"query", "path", "--output", "json", "//win", "//helper"}},
+		{"path_top_base_images", []string{"query", "path", "--images", "//top", "//base"}}, // in path order, not sorted
+		{"path_top_base_images_json", []string{"query", "path", "--images", "-o", "json", "//top", "//base"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -172,15 +174,7 @@ func TestBadWorkspace(t *testing.T) {
 			for k, v := range tt.files {
 				files[k] = v
 			}
-			for k, v := range files {
-				p := filepath.Join(root, filepath.FromSlash(k))
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(p, []byte(v), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			writeFiles(t, root, files)
 			for link, target := range tt.links {
 				if err := os.Symlink(target, filepath.Join(root, filepath.FromSlash(link))); err != nil {
 					t.Fatal(err)
@@ -217,6 +211,18 @@ func TestBadCommandLine(t *testing.T) {
 		{[]string{"--workspace", ws, "query", "deps", "--no-such-flag"}, "no-such-flag"},
 		{[]string{"--workspace", ws, "frobnicate"}, "frobnicate"},
 		{[]string{"--workspace", filepath.Join("testdata", "nope"), "query", "deps"}, "no WORKSPACE.star"},
+		{[]string{"--workspace", ws, "biuld"}, `unknown command "biuld"; did you mean "build"?`},
+		{[]string{"--workspace", ws, "query", "dep", "//top"}, `unknown command "query dep"; did you mean "query deps"?`},
+		{[]string{"--workspace", ws, "help", "frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"--workspace", ws, "build", "--dry-runn"}, "unknown flag --dry-runn; did you mean --dry-run? (imgraph build --help lists the flags)"},
+		{[]string{"--worksapce", ws, "query", "graph"}, "unknown flag --worksapce; did you mean --workspace?"},
+		{[]string{"--workspace", ws, "query", "graph", "--worksapce", ws}, "did you mean --workspace?"},
+		{[]string{"--workspace", ws, "build", "-j", "abc"}, `-j "abc": want a whole number`},
+		{[]string{"--workspace", ws, "build", "--dry-run", "--jobs", "0"}, "--jobs 0: want at least 1"},
+		{[]string{"--workspace", ws, "build", "--keep-going=maybe"}, `--keep-going "maybe": want true or false`},
+		{[]string{"--workspace", ws, "build", "--dry-run", "--metadata-file"}, "--metadata-file needs a value"},
+		{[]string{"--workspace", ws, "query", "hash", "--output", "mermaid"}, "query hash: --output mermaid is not supported (text or json)"},
+		{[]string{"--workspace", ws, "query", "images", "--images"}, "unknown flag --images"},
 	}
 	for _, tt := range tests {
 		stdout, stderr, code := cliRun(t, tt.args...)
@@ -226,6 +232,82 @@ func TestBadCommandLine(t *testing.T) {
 		if !strings.Contains(stdout+stderr, tt.want) {
 			t.Errorf("%v: output does not mention %q:\n%s%s", tt.args, tt.want, stdout, stderr)
 		}
+		// One line saying what is wrong, not the help text.
+		for _, noise := range []string{"Incorrect Usage", "USAGE:", "No help topic"} {
+			if strings.Contains(stdout+stderr, noise) {
+				t.Errorf("%v: output has %q:\n%s%s", tt.args, noise, stdout, stderr)
+			}
+		}
 		assertNoPanic(t, stdout, stderr)
 	}
+}
+
+// TestCommandLine: help spellings and flag forms that must work.
+func TestCommandLine(t *testing.T) {
+	t.Setenv("REGISTRY", "")
+	ws := filepath.Join("testdata", "ws")
+	local := t.TempDir() // no registry: build --dry-run plans against the local layout
+	writeFiles(t, local, badFiles)
+	tests := []struct {
+		args []string
+		want string // in stdout
+	}{
+		{[]string{"help"}, "imgraph - build container images"},
+		{[]string{"help", "build"}, "imgraph build - build TARGETS"},
+		{[]string{"help", "query", "path"}, "imgraph query path - a dependency path"},
+		{[]string{"--workspace", ws, "help", "query"}, "everything TARGETS build on"},
+		{[]string{"query"}, "everything TARGETS build on"},
+		// `--keep-going false` is the flag's value, not a target //false.
+		{[]string{"--workspace", local, "build", "//a", "--keep-going", "false", "--dry-run"}, "//a@linux/arm64"},
+		{[]string{"--workspace", local, "build", "--dry-run", "--platform=linux/arm64", "a"}, "//a@linux/arm64"},
+	}
+	for _, tt := range tests {
+		stdout, stderr, code := cliRun(t, tt.args...)
+		if code != 0 {
+			t.Errorf("%v: exit %d, want 0; stderr:\n%s", tt.args, code, stderr)
+		}
+		if !strings.Contains(stdout, tt.want) {
+			t.Errorf("%v: stdout does not mention %q:\n%s", tt.args, tt.want, stdout)
+		}
+		assertNoPanic(t, stdout, stderr)
+	}
+}
+
+// TestFmt: --check lists unformatted files relative to the workspace and
+// exits 1; a syntax error names file:line:col and what the parser wanted,
+// exits 2, and does not stop the other files from being formatted.
+func TestFmt(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{
+		"WORKSPACE.star":      "workspace()\n",
+		"images/a/IMAGE.star": "image(version=\"1\")\n",
+		"rules/x.star":        "X = 1\n",
+	}
+	writeFiles(t, root, files)
+	img := filepath.Join(root, "images", "a", "IMAGE.star")
+	for _, args := range [][]string{{"fmt", "--check"}, {"fmt", "--check", "images"}, {"fmt", "--check", img}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			t.Chdir(root)
+			stdout, stderr, code := cliRun(t, args...)
+			if code != 1 || !strings.Contains(stderr, "\n  images/a/IMAGE.star") || strings.Contains(stderr, "rules/x.star") {
+				t.Errorf("exit %d, want 1 listing only images/a/IMAGE.star; stderr:\n%s", code, stderr)
+			}
+			assertNoPanic(t, stdout, stderr)
+		})
+	}
+	bad := filepath.Join(root, "rules", "bad.star")
+	if err := os.WriteFile(bad, []byte("X = [1,\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := cliRun(t, "--workspace", root, "fmt")
+	if code != 2 || !strings.Contains(stderr, "rules/bad.star:2:1: syntax error: got end of file, want ']'") {
+		t.Errorf("exit %d, want 2 naming rules/bad.star:2:1 and the expected token; stderr:\n%s", code, stderr)
+	}
+	if !strings.Contains(stdout, "formatted images/a/IMAGE.star") {
+		t.Errorf("the formattable file was not formatted past the syntax error; stdout:\n%s", stdout)
+	}
+	if got, _ := os.ReadFile(img); string(got) != "image(version = \"1\")\n" {
+		t.Errorf("images/a/IMAGE.star is now %q", got)
+	}
+	assertNoPanic(t, stdout, stderr)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -27,21 +28,45 @@ func fmtCommand() *cli.Command {
 			}
 			files := c.Args().Slice()
 			if len(files) == 0 {
-				files, err = starFiles(root)
-				if err != nil {
-					return failedErr(err)
-				}
+				files = []string{root}
 			}
-			var unformatted []string
+			// Directories are walked for .star files, as gofmt does.
+			var list []string
 			for _, f := range files {
-				changed, err := formatFile(f, !c.Bool("check"))
+				if st, err := os.Stat(f); err == nil && st.IsDir() {
+					found, err := starFiles(f)
+					if err != nil {
+						return failedErr(err)
+					}
+					list = append(list, found...)
+					continue
+				}
+				list = append(list, f)
+			}
+			// Every file is tried: one syntax error does not leave the
+			// files after it unformatted or unchecked.
+			var unformatted, errs []string
+			for _, f := range list {
+				name := displayPath(root, f)
+				changed, err := formatFile(f, name, !c.Bool("check"))
 				if err != nil {
-					return usageErr(err)
+					errs = append(errs, err.Error())
+					continue
 				}
 				if changed {
-					rel, _ := filepath.Rel(root, f)
-					unformatted = append(unformatted, rel)
+					unformatted = append(unformatted, name)
 				}
+			}
+			if len(errs) > 0 {
+				if c.Bool("check") && len(unformatted) > 0 {
+					errs = append(errs, fmt.Sprintf("not formatted (run imgraph fmt):\n  %s", strings.Join(unformatted, "\n  ")))
+				}
+				for _, f := range unformatted {
+					if !c.Bool("check") {
+						fmt.Fprintln(c.App.Writer, "formatted", f)
+					}
+				}
+				return usageErr(errors.New(strings.Join(errs, "\n")))
 			}
 			if c.Bool("check") && len(unformatted) > 0 {
 				return failedErr(fmt.Errorf("not formatted (run imgraph fmt):\n  %s", strings.Join(unformatted, "\n  ")))
@@ -79,14 +104,27 @@ func starFiles(root string) ([]string, error) {
 	return out, err
 }
 
-// formatFile formats one file; IMAGE.star and WORKSPACE.star are
+// displayPath names f relative to the workspace root when it is inside it,
+// else as given.
+func displayPath(root, f string) string {
+	abs, err := filepath.Abs(f)
+	if err != nil {
+		return f
+	}
+	if rel, err := filepath.Rel(root, abs); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return f
+}
+
+// formatFile formats one file (named name in messages); IMAGE.star and WORKSPACE.star are
 // BUILD-like call lists, other .star files are libraries (.bzl style).
-func formatFile(path string, write bool) (bool, error) {
+func formatFile(path, name string, write bool) (bool, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("fmt %s: %w", name, err)
 	}
-	out, err := starfmt.Source(path, data)
+	out, err := starfmt.Source(name, data)
 	if err != nil {
 		return false, err
 	}

@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/imgraph/imgraph/engine/load"
 )
 
 // Exit statuses (SPEC.md): 1 a build or check failed, 2 the workspace or
@@ -32,7 +36,7 @@ func usageErr(err error) error  { return &exitError{exitUsage, err} }
 func failedErr(err error) error { return &exitError{exitFailed, err} }
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:  "imgraph",
 		Usage: "build container images declared in IMAGE.star files as one graph",
 		Flags: []cli.Flag{
@@ -49,11 +53,125 @@ func newApp() *cli.App {
 			importCommand(),
 		},
 		ExitErrHandler:         func(*cli.Context, error) {},
-		OnUsageError:           func(_ *cli.Context, err error, _ bool) error { return usageErr(err) },
+		OnUsageError:           flagError,
 		UseShortOptionHandling: true,
 		HideHelpCommand:        true,
 		Suggest:                true,
 	}
+	// Without an Action urfave/cli answers an unknown command with its
+	// help command ("No help topic for 'biuld'", exit 3).
+	app.Action = func(c *cli.Context) error { return unknownCommand(c, app.Commands, true) }
+	var wire func(cmds []*cli.Command)
+	wire = func(cmds []*cli.Command) {
+		for _, cmd := range cmds {
+			// Otherwise a bad flag prints "Incorrect Usage" and the whole
+			// help text, then the error again.
+			cmd.OnUsageError = flagError
+			if len(cmd.Subcommands) > 0 && cmd.Action == nil {
+				subs := cmd.Subcommands
+				cmd.Action = func(c *cli.Context) error { return unknownCommand(c, subs, false) }
+			}
+			wire(cmd.Subcommands)
+		}
+	}
+	wire(app.Commands)
+	return app
+}
+
+// unknownCommand is the action of the app and of commands with
+// subcommands: help without arguments, else a usage error with the closest
+// command name.
+func unknownCommand(c *cli.Context, cmds []*cli.Command, root bool) error {
+	if c.NArg() == 0 {
+		if root {
+			return cli.ShowAppHelp(c)
+		}
+		return cli.ShowSubcommandHelp(c)
+	}
+	name := c.Args().First()
+	var names []string
+	for _, cmd := range cmds {
+		if !cmd.Hidden {
+			names = append(names, cmd.Name)
+		}
+	}
+	where := helpName(c)
+	msg := fmt.Sprintf("unknown command %q", strings.TrimSpace(where[len("imgraph"):]+" "+name))
+	if s := load.Closest(name, names); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", strings.TrimSpace(where[len("imgraph"):]+" "+s))
+	}
+	return usageErr(fmt.Errorf("%s (%s --help lists the commands: %s)", msg, where, strings.Join(names, ", ")))
+}
+
+// helpName is the command path of c ("imgraph", "imgraph query deps").
+func helpName(c *cli.Context) string {
+	if c.Command != nil && c.Command.HelpName != "" && strings.HasPrefix(c.Command.HelpName, "imgraph") {
+		return c.Command.HelpName
+	}
+	return "imgraph"
+}
+
+// Go's flag package phrases its parse errors with one dash.
+var (
+	reUndefinedFlag = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
+	reFlagValue     = regexp.MustCompile(`^invalid (?:boolean )?value (".*") for (?:flag )?-+([^:]+): (.*)$`)
+	reFlagNoArg     = regexp.MustCompile(`^flag needs an argument: -+(.*)$`)
+)
+
+// flagError turns a flag parse error into one line that names the flag as
+// it is written, the closest known flag and where the flags are listed.
+func flagError(c *cli.Context, err error, _ bool) error {
+	where := helpName(c)
+	dash := func(n string) string {
+		if len(n) == 1 {
+			return "-" + n
+		}
+		return "--" + n
+	}
+	msg := err.Error()
+	switch {
+	case reUndefinedFlag.MatchString(msg):
+		name := reUndefinedFlag.FindStringSubmatch(msg)[1]
+		var known []string
+		for _, cmd := range c.Lineage() {
+			if cmd.Command == nil {
+				continue
+			}
+			for _, f := range cmd.Command.Flags {
+				known = append(known, f.Names()...)
+			}
+		}
+		for _, f := range c.App.Flags {
+			known = append(known, f.Names()...)
+		}
+		msg = fmt.Sprintf("unknown flag %s", dash(name))
+		if s := load.Closest(name, known); s != "" {
+			msg += fmt.Sprintf("; did you mean %s?", dash(s))
+		}
+	case reFlagValue.MatchString(msg):
+		m := reFlagValue.FindStringSubmatch(msg)
+		want := m[3]
+		for _, cmd := range c.Lineage() {
+			if cmd.Command == nil {
+				continue
+			}
+			for _, f := range cmd.Command.Flags {
+				if !slices.Contains(f.Names(), m[2]) {
+					continue
+				}
+				switch f.(type) {
+				case *cli.IntFlag:
+					want = "want a whole number"
+				case *cli.BoolFlag:
+					want = "want true or false"
+				}
+			}
+		}
+		msg = fmt.Sprintf("%s %s: %s", dash(m[2]), m[1], want)
+	case reFlagNoArg.MatchString(msg):
+		msg = fmt.Sprintf("%s needs a value", dash(reFlagNoArg.FindStringSubmatch(msg)[1]))
+	}
+	return usageErr(fmt.Errorf("%s (%s --help lists the flags)", msg, where))
 }
 
 func main() {
@@ -121,6 +239,14 @@ func reorderArgs(app *cli.App, args []string) []string {
 			rest = rest[1:]
 		}
 	}
+	// `imgraph help [COMMAND...]` is `imgraph [COMMAND...] --help` (the
+	// help command itself is hidden).
+	if len(rest) > 0 && rest[0] == "help" {
+		rest = append(slices.Clone(rest[1:]), "--help")
+		if len(rest) == 1 {
+			return append(append([]string{args[0]}, global...), rest...)
+		}
+	}
 	// The command path (query has subcommands).
 	cmds := app.Commands
 	var cmd *cli.Command
@@ -140,7 +266,7 @@ func reorderArgs(app *cli.App, args []string) []string {
 		cmds = cmd.Subcommands
 	}
 	if cmd == nil {
-		return args
+		return append(append([]string{args[0]}, global...), rest...)
 	}
 	for i := 0; i < len(rest); i++ {
 		tok := rest[i]
@@ -159,6 +285,13 @@ func reorderArgs(app *cli.App, args []string) []string {
 			if gk, gv := takesValue(app.Flags, n); gk {
 				dst, known, val = &global, gk, gv
 			}
+		}
+		// `--keep-going false` would make "false" a target: a boolean
+		// flag takes a following true/false as its value.
+		if known && !val && !hasEq && i+1 < len(rest) && (rest[i+1] == "true" || rest[i+1] == "false") {
+			i++
+			*dst = append(*dst, tok+"="+rest[i])
+			continue
 		}
 		*dst = append(*dst, tok)
 		if known && val && !hasEq && i+1 < len(rest) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -13,22 +14,30 @@ import (
 	"github.com/imgraph/imgraph/engine/naming"
 )
 
-var outputFlag = &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "text, json, dot or mermaid"}
-
 func queryCommand() *cli.Command {
-	sub := func(name, usage, args string, fn func(c *cli.Context, g *graph.Graph, out string) error) *cli.Command {
+	graphOutputs := []string{"text", "json", "dot", "mermaid"}
+	listOutputs := []string{"text", "json"}
+	// sub declares one query; outputs are the --output values it supports
+	// (dot and mermaid only make sense for graphs of nodes), and --images
+	// exists only where nodes can be collapsed to images.
+	sub := func(name, usage, args string, outputs []string, fn func(c *cli.Context, g *graph.Graph, out string) error) *cli.Command {
+		want := strings.Join(outputs[:len(outputs)-1], ", ") + " or " + outputs[len(outputs)-1]
+		flags := []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: want}}
+		if len(outputs) > 2 {
+			flags = append(flags, &cli.BoolFlag{Name: "images", Usage: "print image labels instead of (image, platform) nodes"})
+		}
 		return &cli.Command{
 			Name:      name,
 			Usage:     usage,
 			ArgsUsage: args,
-			Flags: []cli.Flag{outputFlag,
-				&cli.BoolFlag{Name: "images", Usage: "print image labels instead of (image, platform) nodes"}},
+			Flags:     flags,
 			Action: func(c *cli.Context) error {
 				out := c.String("output")
-				switch out {
-				case "text", "json", "dot", "mermaid":
-				default:
-					return usageErr(fmt.Errorf("--output %q: want text, json, dot or mermaid", out))
+				if !slices.Contains(outputs, out) {
+					if slices.Contains(graphOutputs, out) {
+						return usageErr(fmt.Errorf("query %s: --output %s is not supported (%s)", name, out, want))
+					}
+					return usageErr(fmt.Errorf("--output %q: want %s", out, want))
 				}
 				g, err := loadGraph(c)
 				if err != nil {
@@ -42,21 +51,21 @@ func queryCommand() *cli.Command {
 		Name:  "query",
 		Usage: "answer questions about the build graph without building",
 		Subcommands: []*cli.Command{
-			sub("deps", "everything TARGETS build on", "TARGETS", func(c *cli.Context, g *graph.Graph, out string) error {
+			sub("deps", "everything TARGETS build on", "TARGETS", graphOutputs, func(c *cli.Context, g *graph.Graph, out string) error {
 				ids, err := selectTargets(g, c.Args().Slice())
 				if err != nil {
 					return err
 				}
 				return printNodeSet(c, g, g.Deps(ids), out)
 			}),
-			sub("rdeps", "everything that builds on TARGETS", "TARGETS", func(c *cli.Context, g *graph.Graph, out string) error {
+			sub("rdeps", "everything that builds on TARGETS", "TARGETS", graphOutputs, func(c *cli.Context, g *graph.Graph, out string) error {
 				ids, err := selectTargets(g, c.Args().Slice())
 				if err != nil {
 					return err
 				}
 				return printNodeSet(c, g, g.ReverseDeps(ids), out)
 			}),
-			sub("path", "a dependency path from FROM to TO (FROM builds on TO)", "FROM TO", func(c *cli.Context, g *graph.Graph, out string) error {
+			sub("path", "a dependency path from FROM to TO (FROM builds on TO)", "FROM TO", graphOutputs, func(c *cli.Context, g *graph.Graph, out string) error {
 				if c.NArg() != 2 {
 					return usageErr(fmt.Errorf("query path takes two targets: FROM TO"))
 				}
@@ -72,23 +81,38 @@ func queryCommand() *cli.Command {
 				if p == nil {
 					return failedErr(fmt.Errorf("%s does not build on %s", c.Args().Get(0), c.Args().Get(1)))
 				}
+				if c.Bool("images") && (out == "text" || out == "json") {
+					// A path is read in order: one label per image along it
+					// (printNodeSet would sort them).
+					labels := []string{}
+					for _, id := range p {
+						if len(labels) == 0 || labels[len(labels)-1] != string(id.Label) {
+							labels = append(labels, string(id.Label))
+						}
+					}
+					if out == "json" {
+						return writeJSON(c.App.Writer, map[string]any{"images": labels})
+					}
+					fmt.Fprintln(c.App.Writer, strings.Join(labels, "\n"))
+					return nil
+				}
 				return printNodeSet(c, g, p, out)
 			}),
-			sub("graph", "the graph of TARGETS and everything they build on", "TARGETS", func(c *cli.Context, g *graph.Graph, out string) error {
+			sub("graph", "the graph of TARGETS and everything they build on", "TARGETS", graphOutputs, func(c *cli.Context, g *graph.Graph, out string) error {
 				ids, err := selectTargets(g, c.Args().Slice())
 				if err != nil {
 					return err
 				}
 				return printGraph(c.App.Writer, g, g.Closure(ids), out, c.Bool("images"))
 			}),
-			sub("images", "the per-platform references and manifest lists TARGETS publish", "TARGETS", func(c *cli.Context, g *graph.Graph, out string) error {
+			sub("images", "the per-platform references and manifest lists TARGETS publish", "TARGETS", listOutputs, func(c *cli.Context, g *graph.Graph, out string) error {
 				ids, err := selectTargets(g, c.Args().Slice())
 				if err != nil {
 					return err
 				}
 				return printImages(c.App.Writer, g, ids, out)
 			}),
-			sub("hash", "the input digest of each node of TARGETS", "TARGETS", queryHash),
+			sub("hash", "the input digest of each node of TARGETS", "TARGETS", listOutputs, queryHash),
 		},
 	}
 }
