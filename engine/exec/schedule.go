@@ -43,13 +43,21 @@ func Schedule(ctx context.Context, g *graph.Graph, ids []graph.NodeID, jobs int,
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	// A node listed twice would otherwise be counted twice below and never
+	// become ready (or, as a root, run twice).
 	in := make(map[graph.NodeID]bool, len(ids))
+	uniq := make([]graph.NodeID, 0, len(ids))
 	for _, id := range ids {
-		in[id] = true
+		if !in[id] {
+			in[id] = true
+			uniq = append(uniq, id)
+		}
 	}
-	// pending counts unfinished deps inside the set.
-	pending := make(map[graph.NodeID]int, len(ids))
-	for _, id := range ids {
+	// pending counts unfinished deps inside the set, one per edge (RDeps
+	// lists a dependant once per edge too). Deps outside the set are taken
+	// as available: the caller passes a closure.
+	pending := make(map[graph.NodeID]int, len(uniq))
+	for _, id := range uniq {
 		n, _ := g.Node(id)
 		for _, e := range n.Deps {
 			if in[e.To] {
@@ -59,7 +67,7 @@ func Schedule(ctx context.Context, g *graph.Graph, ids []graph.NodeID, jobs int,
 	}
 	var (
 		mu       sync.Mutex
-		outcomes = make(map[graph.NodeID]Outcome, len(ids))
+		outcomes = make(map[graph.NodeID]Outcome, len(uniq))
 		wg       sync.WaitGroup
 		sem      = make(chan struct{}, jobs)
 	)
@@ -91,9 +99,19 @@ func Schedule(ctx context.Context, g *graph.Graph, ids []graph.NodeID, jobs int,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			acquired := false
 			select {
 			case sem <- struct{}{}:
+				acquired = true
 			case <-ctx.Done():
+			}
+			// select picks at random when a slot and the cancellation are
+			// both ready: check again, so nothing starts after a failure
+			// (without keepGoing) or an interrupt.
+			if ctx.Err() != nil {
+				if acquired {
+					<-sem
+				}
 				mu.Lock()
 				if _, done := outcomes[id]; !done {
 					finish(id, Outcome{State: StateCancelled, Reason: "cancelled before it started"})
@@ -102,27 +120,29 @@ func Schedule(ctx context.Context, g *graph.Graph, ids []graph.NodeID, jobs int,
 				return
 			}
 			state, reason, err := task(ctx, id)
-			<-sem
 			mu.Lock()
-			defer mu.Unlock()
-			if _, done := outcomes[id]; done {
-				return
-			}
-			switch {
-			case err != nil && ctx.Err() != nil:
-				finish(id, Outcome{State: StateCancelled, Err: err})
-			case err != nil:
-				finish(id, Outcome{State: StateFailed, Err: err})
-				if !keepGoing {
-					cancel()
+			if _, done := outcomes[id]; !done {
+				switch {
+				case err != nil && ctx.Err() != nil:
+					finish(id, Outcome{State: StateCancelled, Err: err})
+				case err != nil:
+					finish(id, Outcome{State: StateFailed, Err: err})
+					if !keepGoing {
+						cancel()
+					}
+				default:
+					finish(id, Outcome{State: state, Reason: reason})
 				}
-			default:
-				finish(id, Outcome{State: state, Reason: reason})
 			}
+			mu.Unlock()
+			// The slot is freed only after the outcome is recorded (and a
+			// failure has cancelled ctx), so the node waiting for it sees
+			// the cancellation instead of starting.
+			<-sem
 		}()
 	}
 	mu.Lock()
-	for _, id := range ids {
+	for _, id := range uniq {
 		if pending[id] == 0 {
 			start(id)
 		}
