@@ -168,27 +168,19 @@ func runBuild(c *cli.Context) error {
 	}
 	prebuilder := &exec.Prebuilder{Root: bs.root, CacheDir: filepath.Join(cacheDir, "prebuild")}
 	task := func(ctx context.Context, id graph.NodeID) (exec.State, string, error) {
+		if r := bs.runs[id]; r.executor == "" {
+			return exec.StateNotBuilt, r.why, nil
+		}
 		return bs.buildNode(ctx, id, execs, prebuilder, pw)
 	}
-	var toRun []graph.NodeID
-	for _, id := range ids {
-		if bs.runs[id].executor != "" {
-			toRun = append(toRun, id)
-		} else {
-			bs.runs[id].outcome = exec.Outcome{State: exec.StateNotBuilt, Reason: routes[id].why}
-		}
-	}
-	outcomes := exec.Schedule(ctx, g, toRun, c.Int("jobs"), c.Bool("keep-going"), task)
+	// Every node goes through the scheduler, those nobody can build too:
+	// it then skips their dependants rather than starting them against an
+	// image that was never built (a dependency outside the scheduled set
+	// counts as available).
+	outcomes := exec.Schedule(ctx, g, ids, c.Int("jobs"), c.Bool("keep-going"), task)
 	pw.close()
 	for id, o := range outcomes {
 		bs.runs[id].outcome = o
-	}
-	// Dependants of nodes nobody can build are skipped too.
-	for _, id := range ids {
-		r := bs.runs[id]
-		if r.outcome.State == "" {
-			r.outcome = exec.Outcome{State: exec.StateSkipped, Reason: "a dependency was not built"}
-		}
 	}
 	var lists []listResult
 	if c.Bool("push") && ctx.Err() == nil {
