@@ -25,8 +25,8 @@ func TestBuildSkipsDependantsOfUnbuildableNodes(t *testing.T) {
     image_args = {"W": image_ref("//win", platform = "windows/amd64/ltsc2022")},
 )
 `,
-		"images/tool/Dockerfile": "ARG W\nFROM scratch\nCOPY f /f\n",
-		"images/tool/f":          "tool\n",
+		"images/tool/Dockerfile":  "ARG W\nFROM scratch\nCOPY f /f\n",
+		"images/tool/f":           "tool\n",
 		"images/other/IMAGE.star": `image(version = "1.0")` + "\n",
 		"images/other/Dockerfile": "FROM scratch\nCOPY f /f\n",
 		"images/other/f":          "other\n",
