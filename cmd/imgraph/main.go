@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/urfave/cli/v2"
 
@@ -184,6 +185,14 @@ func run(args []string) int { return runWith(args, os.Stdout, os.Stderr) }
 func runWith(args []string, stdout, stderr io.Writer) int {
 	app := newApp()
 	app.Writer, app.ErrWriter = stdout, stderr
+	// urfave/cli writes package-level state (cli.HelpFlag, its help
+	// command) while it sets up and parses, so two runs in one process (the
+	// in-process CLI tests) must not parse at once; actions run in parallel.
+	cliMu.Lock()
+	var once sync.Once
+	unlock := func() { once.Do(cliMu.Unlock) }
+	defer unlock()
+	unlockBeforeActions(app.Commands, unlock)
 	err := app.Run(reorderArgs(app, args))
 	if err == nil {
 		return 0
@@ -195,6 +204,21 @@ func runWith(args []string, stdout, stderr io.Writer) int {
 	}
 	// urfave/cli reports unknown commands and flags as plain errors.
 	return exitUsage
+}
+
+var cliMu sync.Mutex
+
+// unlockBeforeActions makes every command's action call unlock first.
+func unlockBeforeActions(cmds []*cli.Command, unlock func()) {
+	for _, c := range cmds {
+		if act := c.Action; act != nil {
+			c.Action = func(c *cli.Context) error {
+				unlock()
+				return act(c)
+			}
+		}
+		unlockBeforeActions(c.Subcommands, unlock)
+	}
 }
 
 // reorderArgs lets flags follow targets, as SPEC.md writes them
