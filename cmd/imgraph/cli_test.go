@@ -161,6 +161,10 @@ func TestBadWorkspace(t *testing.T) {
 			[]string{img + ":1:50:", "outside the workspace"}},
 		{"syntax directive", map[string]string{"images/a/Dockerfile": "# syntax=docker/dockerfile:1\nFROM scratch\n"}, nil,
 			[]string{"images/a/Dockerfile:1:1:", "syntax directive"}},
+		{"repository from an uppercase directory", map[string]string{"images/Up/IMAGE.star": "image(version = \"1\")\n", "images/Up/Dockerfile": "FROM scratch\n"}, nil,
+			[]string{"images/Up/IMAGE.star:1:6:", `set repository = "up"`}},
+		{"docker_builder host", map[string]string{"WORKSPACE.star": "docker_builder(os_version = \"ltsc2022\", host = \"win:2376\")\n"}, nil,
+			[]string{"WORKSPACE.star:1:41:", "not a Docker host URL"}},
 		{"runaway starlark", map[string]string{img: "def f():\n    for i in range(1000000000):\n        pass\nf()\nimage(version = \"1\")\n"}, nil,
 			[]string{img + ":", "evaluation exceeded"}},
 	}

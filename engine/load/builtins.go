@@ -2,7 +2,9 @@ package load
 
 import (
 	"fmt"
+	"net/url"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -312,6 +314,10 @@ func builtinDockerBuilder(th *starlark.Thread, b *starlark.Builtin, args starlar
 	if d.Host, _, err = k.str("host", false); err != nil {
 		return nil, err
 	}
+	// An empty host is allowed: REMOTE_DOCKER_URL_<OS_VERSION> may give it.
+	if d.Host != "" && !validDockerHost(d.Host) {
+		return nil, argErr(k.at("host"), b.Name(), "host", "%q is not a Docker host URL; write tcp://HOST:PORT (e.g. tcp://win2022:2376), or unix:///PATH, npipe:////./pipe/NAME, ssh://USER@HOST", d.Host)
+	}
 	if d.CertDir, _, err = k.str("cert_dir", false); err != nil {
 		return nil, err
 	}
@@ -360,14 +366,22 @@ func builtinImage(th *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	if img.Version, _, err = k.str("version", true); err != nil {
 		return nil, err
 	}
-	if strings.TrimSpace(img.Version) == "" || strings.ContainsAny(img.Version, " \t\n:/@") {
-		return nil, argErr(k.at("version"), "image", "version", "%q is not a valid tag (no spaces, ':', '/' or '@')", img.Version)
+	if !validTag.MatchString(img.Version) {
+		return nil, argErr(k.at("version"), "image", "version", "%q is not a valid tag (no spaces, ':', '/' or '@'; letters, digits, '_', '.' and '-' only, not starting with '.' or '-', at most 128 characters)", img.Version)
 	}
-	if img.Repository, _, err = k.str("repository", false); err != nil {
+	var repoGiven bool
+	if img.Repository, repoGiven, err = k.str("repository", false); err != nil {
 		return nil, err
 	}
-	if img.Repository == "" {
+	switch {
+	case repoGiven && !validRepository.MatchString(img.Repository):
+		return nil, argErr(k.at("repository"), "image", "repository", "%q is not a valid repository name (lowercase letters and digits, separated by '.', '_', '-' or '/'), e.g. %q", img.Repository, repositoryFrom(img.Repository))
+	case img.Repository == "":
 		img.Repository = c.lbl.Path()
+		if !validRepository.MatchString(img.Repository) {
+			// The registry would refuse the name only at push time.
+			return nil, Errorf(pos, "image(): the repository defaults to the image's path %q, which is not a valid repository name (lowercase letters and digits, separated by '.', '_', '-' or '/'); set repository = %q or rename the directory", img.Repository, repositoryFrom(img.Repository))
+		}
 	}
 	var declared bool
 	if img.Platforms, declared, err = k.platforms("platforms"); err != nil {
@@ -775,6 +789,42 @@ func contains(xs []string, x string) bool {
 		if v == x {
 			return true
 		}
+	}
+	return false
+}
+
+// validTag is the OCI distribution tag grammar.
+var validTag = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+
+// validRepository is the distribution reference grammar of a repository
+// path (without a registry host).
+var validRepository = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$`)
+
+// repositoryFrom suggests a valid repository name for s.
+func repositoryFrom(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '/' || r == '.' || r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteRune('-')
+		}
+	}
+	return strings.Trim(b.String(), "-._/")
+}
+
+// validDockerHost accepts the URL forms the Docker client dials.
+func validDockerHost(h string) bool {
+	u, err := url.Parse(h)
+	if err != nil {
+		return false
+	}
+	switch u.Scheme {
+	case "tcp", "http", "https", "ssh":
+		return u.Host != "" && u.Hostname() != ""
+	case "unix", "npipe":
+		return u.Path != ""
 	}
 	return false
 }

@@ -400,7 +400,14 @@ func convertErr(err error) error {
 	if errors.As(err, &rl) {
 		var out ErrorList
 		for _, e := range rl {
-			out = append(out, Errorf(toPos(e.Pos), "%s", e.Msg))
+			msg := e.Msg
+			// The resolver cannot spell-check predeclared names (imgae).
+			if name, ok := strings.CutPrefix(msg, "undefined: "); ok && !strings.Contains(name, " ") {
+				if s := closest(name, predeclaredNames); s != "" {
+					msg += fmt.Sprintf(" (did you mean %s?)", s)
+				}
+			}
+			out = append(out, Errorf(toPos(e.Pos), "%s", msg))
 		}
 		return out
 	}
@@ -439,6 +446,16 @@ func convertErr(err error) error {
 	return err
 }
 
+// predeclaredNames are the builtins and Starlark's universal names, for
+// "did you mean". Set in init: builtins refers (through its functions) to
+// convertErr, which reads this.
+var predeclaredNames []string
+
+func init() {
+	predeclaredNames = append(builtins.Keys(), starlark.Universe.Keys()...)
+	sort.Strings(predeclaredNames)
+}
+
 func toPos(p syntax.Position) Pos {
 	return Pos{File: p.Filename(), Line: int(p.Line), Col: int(p.Col)}
 }
@@ -475,6 +492,10 @@ func (l *loader) evalImage(ws *Workspace, file string) (*Image, error) {
 	pf := l.parse(file)
 	dir := path.Dir(file)
 	rel := strings.TrimPrefix(strings.TrimPrefix(dir, ws.ImagesDir), "/")
+	if _, err := label.Parse(rel); err != nil {
+		// The label could not be named as a target.
+		return nil, Errorf(Pos{File: file, Line: 1, Col: 1}, "image directory %s: %v; rename the directory", dir, err)
+	}
 	c := &imageCollector{ws: ws, file: file, dir: dir, lbl: label.FromDir(rel), ast: pf.file, l: l}
 	th := l.newThread(file, c)
 	if _, err := l.exec(th, file, pf, builtins); err != nil {
