@@ -293,7 +293,8 @@ func TestSelectErrors(t *testing.T) {
 	for target, want := range map[string]string{
 		"//tol":             "no image matches //tol; did you mean //tool?",
 		"//zz/...":          "no image matches //zz/...",
-		"//top@linux/s390x": "unknown node //top@linux/s390x",
+		"//top@linux/s390x": "unknown node //top@linux/s390x: //top has linux/amd64, linux/arm64",
+		"//tol@linux/amd64": "unknown node //tol@linux/amd64: no image matches //tol; did you mean //tool?",
 		"//top@linux/sparc": "unknown platform",
 		"//../x":            "invalid label",
 	} {
@@ -301,6 +302,11 @@ func TestSelectErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Select(%q) error = %v, want it to mention %q", target, err, want)
 		}
+	}
+	// A workspace without images says so and what an image is.
+	empty := mustBuild(t, nil)
+	if _, err := empty.Select(nil); err == nil || !strings.Contains(err.Error(), "the workspace has no images (no IMAGE.star below images/)") {
+		t.Errorf("Select on an empty workspace: %v", err)
 	}
 }
 

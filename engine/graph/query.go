@@ -42,7 +42,19 @@ func (g *Graph) Select(targets []string) ([]NodeID, error) {
 				return nil, err
 			}
 			if _, ok := g.byID[id]; !ok {
-				return nil, fmt.Errorf("unknown node %s", id)
+				var ps []string
+				for _, n := range g.Nodes {
+					if n.ID.Label == id.Label {
+						ps = append(ps, n.ID.Platform.String())
+					}
+				}
+				if len(ps) == 0 {
+					// The image itself is unknown: say so, with a suggestion.
+					if _, err := g.Select([]string{string(id.Label)}); err != nil {
+						return nil, fmt.Errorf("unknown node %s: %w", id, err)
+					}
+				}
+				return nil, fmt.Errorf("unknown node %s: %s has %s", id, id.Label, strings.Join(ps, ", "))
 			}
 			want[id] = true
 			continue
@@ -60,6 +72,9 @@ func (g *Graph) Select(targets []string) ([]NodeID, error) {
 		}
 		if !matched {
 			msg := fmt.Sprintf("no image matches %s", pat)
+			if len(g.Nodes) == 0 {
+				msg += fmt.Sprintf(": the workspace has no images (no %s below %s/); an image is a directory there holding an %s with image(version = \"1.0\") and a Dockerfile", load.ImageFile, g.Workspace.ImagesDir, load.ImageFile)
+			}
 			if !pat.Recursive {
 				var labels []string
 				for _, l := range g.Workspace.Labels() {
