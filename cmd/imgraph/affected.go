@@ -13,7 +13,9 @@ import (
 )
 
 var (
-	baseFlag       = &cli.StringFlag{Name: "base", Usage: "the revision to compare against (a commit, branch or tag, e.g. origin/master)", Required: true}
+	// Required is checked in runComparison: urfave/cli's own check prints
+	// the whole help text before its message.
+	baseFlag       = &cli.StringFlag{Name: "base", Usage: "required: the revision to compare against (a commit, branch or tag, e.g. origin/master)"}
 	textJSONOutput = &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "text or json"}
 )
 
@@ -57,6 +59,9 @@ func textOrJSON(c *cli.Context) (string, error) {
 // runComparison evaluates --base and --head; a bad revision, a directory
 // outside git or a broken workspace exit with status 2.
 func runComparison(c *cli.Context) (*affected.Comparison, error) {
+	if c.String("base") == "" {
+		return nil, usageErr(fmt.Errorf("%s needs --base REV, the revision to compare against (e.g. --base origin/main)", c.Command.Name))
+	}
 	root, err := workspaceRoot(c)
 	if err != nil {
 		return nil, usageErr(err)
