@@ -154,7 +154,11 @@ func runBuild(c *cli.Context) error {
 		bs.runs[d.ID].decision = d
 	}
 	if c.Bool("dry-run") {
-		return printPlan(c.App.Writer, bs)
+		if err := printPlan(c.App.Writer, bs); err != nil {
+			return err
+		}
+		noBuilderHint(c.App.ErrWriter, bs)
+		return nil
 	}
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
@@ -190,6 +194,7 @@ func runBuild(c *cli.Context) error {
 	if err := writeSummary(c, sum); err != nil {
 		return failedErr(err)
 	}
+	noBuilderHint(c.App.ErrWriter, bs)
 	if ctx.Err() != nil {
 		return failedErr(fmt.Errorf("build interrupted; nothing was published for unfinished images"))
 	}

@@ -279,6 +279,24 @@ func TestCommandLine(t *testing.T) {
 	}
 }
 
+// TestDryRunNoBuilderHint: a Windows node without a builder is "not built",
+// and the command says how to declare one.
+func TestDryRunNoBuilderHint(t *testing.T) {
+	t.Setenv("REGISTRY", "")
+	t.Setenv("REMOTE_DOCKER_URL_LTSC2022", "")
+	root := t.TempDir()
+	writeFiles(t, root, badFiles)
+	writeFiles(t, root, map[string]string{"images/a/IMAGE.star": "image(version = \"1\", windows = windows(os_versions = [\"ltsc2022\"]))\n"})
+	stdout, stderr, code := cliRun(t, "--workspace", root, "build", "--dry-run")
+	if code != 0 || !strings.Contains(stdout, "not built") {
+		t.Fatalf("exit %d, want 0 with a node not built; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	want := `no builder for windows/amd64/ltsc2022: declare docker_builder(os_version = "ltsc2022", host = "tcp://HOST:2376") in WORKSPACE.star or set REMOTE_DOCKER_URL_LTSC2022`
+	if !strings.Contains(stderr, want) {
+		t.Errorf("stderr does not say how to get a builder:\n%s", stderr)
+	}
+}
+
 // TestFmt: --check lists unformatted files relative to the workspace and
 // exits 1; a syntax error names file:line:col and what the parser wanted,
 // exits 2, and does not stop the other files from being formatted.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -11,6 +12,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/imgraph/imgraph/engine/exec"
+	"github.com/imgraph/imgraph/engine/exec/docker"
+	"github.com/imgraph/imgraph/engine/platform"
 )
 
 // summaryJSON is the stable machine-readable build report (README.md).
@@ -184,4 +187,28 @@ func planAction(r *nodeRun) (string, string) {
 		return "build", r.decision.Reason
 	}
 	return "up to date", r.decision.Reason
+}
+
+// noBuilderHint says how to get a builder for the Windows releases that
+// have none (the plan and summary rows only say "no builder for ...").
+func noBuilderHint(w io.Writer, bs *buildState) {
+	var windows []platform.Platform
+	n := 0
+	for _, id := range bs.order {
+		r := bs.runs[id]
+		if r.executor != "" || !strings.HasPrefix(r.why, "no builder for ") {
+			continue
+		}
+		n++
+		if p := id.Platform; p.IsWindows() && p.OSVersion != "" && !slices.Contains(windows, p) {
+			windows = append(windows, p)
+		}
+	}
+	for _, p := range windows {
+		fmt.Fprintf(w, "no builder for %s: declare docker_builder(os_version = %q, host = \"tcp://HOST:2376\") in WORKSPACE.star or set %s%s\n",
+			p, p.OSVersion, docker.EnvHostPrefix, strings.ToUpper(p.OSVersion))
+	}
+	if n > 0 && len(windows) == 0 {
+		fmt.Fprintf(w, "%d node(s) have no builder: declare docker_builder(platforms = [...], host = ...) in WORKSPACE.star for their platforms\n", n)
+	}
 }
