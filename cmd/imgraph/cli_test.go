@@ -227,6 +227,7 @@ func TestBadCommandLine(t *testing.T) {
 		{[]string{"--workspace", ws, "build", "--dry-run", "--metadata-file"}, "--metadata-file needs a value"},
 		{[]string{"--workspace", ws, "query", "hash", "--output", "mermaid"}, "query hash: --output mermaid is not supported (text or json)"},
 		{[]string{"--workspace", ws, "query", "images", "--images"}, "unknown flag --images"},
+		{[]string{"--workspace", ws, "--registry", "https://r.example", "query", "images"}, `--registry: "https://r.example" is not a registry`},
 		{[]string{"--workspace", ws, "affected"}, "affected needs --base REV"},
 		{[]string{"--workspace", ws, "presubmit", "-o", "json"}, "presubmit needs --base REV"},
 	}

@@ -62,7 +62,15 @@ func loadGraph(c *cli.Context) (*graph.Graph, error) {
 	if err != nil {
 		return nil, usageErr(err)
 	}
-	ws, err := load.Load(c.Context, load.Options{Root: root, Registry: registryOverride(c)})
+	reg := registryOverride(c)
+	if err := load.CheckRegistry(reg); reg != "" && err != nil {
+		from := "--registry"
+		if c.String("registry") == "" {
+			from = "$REGISTRY"
+		}
+		return nil, usageErr(fmt.Errorf("%s: %w", from, err))
+	}
+	ws, err := load.Load(c.Context, load.Options{Root: root, Registry: reg})
 	if err != nil {
 		return nil, classify(err)
 	}

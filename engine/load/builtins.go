@@ -259,6 +259,9 @@ func builtinWorkspace(th *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if s, _, err := k.str("registry", false); err != nil {
 		return nil, err
 	} else {
+		if err := CheckRegistry(s); s != "" && err != nil {
+			return nil, argErr(k.at("registry"), "workspace", "registry", "%v", err)
+		}
 		c.ws.Registry = s
 	}
 	ps, _, err := k.platforms("platforms")
@@ -812,6 +815,18 @@ func repositoryFrom(s string) string {
 		}
 	}
 	return strings.Trim(b.String(), "-._/")
+}
+
+// validRegistry is HOST[:PORT][/PATH] as image references spell it.
+var validRegistry = regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$`)
+
+// CheckRegistry says whether s can prefix image references (the CLI checks
+// --registry and $REGISTRY with it too).
+func CheckRegistry(s string) error {
+	if validRegistry.MatchString(s) {
+		return nil
+	}
+	return fmt.Errorf("%q is not a registry: write HOST[:PORT][/PATH] without a scheme, e.g. \"127.0.0.1:5000\" or \"registry.k8s.io/e2e-test-images\"", s)
 }
 
 // validDockerHost accepts the URL forms the Docker client dials.

@@ -142,6 +142,12 @@ func TestLoadErrors(t *testing.T) {
 			want:    []string{`"tcp://[::1" is not a Docker host URL`},
 		},
 		{
+			name:    "workspace registry with a scheme",
+			files:   map[string]string{"WORKSPACE.star": "workspace(\n    registry = \"http://127.0.0.1:5000\",\n)\n"},
+			wantPos: "WORKSPACE.star:2:5",
+			want:    []string{`argument "registry"`, `"http://127.0.0.1:5000" is not a registry`, "without a scheme"},
+		},
+		{
 			name:    "no image call",
 			files:   map[string]string{img: "X = 1\n"},
 			wantPos: img + ":1:1",
