@@ -48,35 +48,39 @@ func (pb *Prebuilder) Run(ctx context.Context, decl load.Node, p platform.Platfo
 		if _, err := os.Stat(dst); err == nil {
 			continue // cached: same inputs, same platform
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
-		}
-		// A unique temporary name: two imgraph processes sharing the cache
-		// may produce the same output at once; the rename makes either win.
-		f, err := os.CreateTemp(dir, "."+step.Out+".tmp*")
-		if err != nil {
-			return nil, err
-		}
-		tmp := f.Name()
-		f.Close()
-		os.Remove(tmp) // only the unique name is wanted; the step creates the file with its own mode
-		switch step.Kind {
-		case "go_binary":
-			err = pb.goBinary(ctx, step, p, tmp)
-		case "deb_file":
-			err = pb.debFile(ctx, step, p, tmp)
-		default:
-			err = fmt.Errorf("unknown prebuild kind %q", step.Kind)
-		}
-		if err != nil {
-			os.Remove(tmp)
+		if err := pb.produce(ctx, step, p, dir, dst); err != nil {
 			return nil, fmt.Errorf("%s %s for %s (%s): %w", step.Kind, step.Out, p, step.Pos, err)
-		}
-		if err := os.Rename(tmp, dst); err != nil {
-			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// produce runs one step into a private temporary directory beside dst and
+// renames the output into place: two imgraph processes sharing the cache
+// may produce the same output at once, and the rename makes either win
+// without anyone seeing a partial file. A failed step leaves nothing.
+func (pb *Prebuilder) produce(ctx context.Context, step load.Prebuild, p platform.Platform, dir, dst string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmpDir, err := os.MkdirTemp(dir, ".tmp-"+step.Out+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmpDir)
+	tmp := filepath.Join(tmpDir, step.Out)
+	switch step.Kind {
+	case "go_binary":
+		err = pb.goBinary(ctx, step, p, tmp)
+	case "deb_file":
+		err = pb.debFile(ctx, step, p, tmp)
+	default:
+		err = fmt.Errorf("unknown prebuild kind %q", step.Kind)
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
 }
 
 func goEnv(p platform.Platform) []string {
@@ -161,31 +165,74 @@ func (pb *Prebuilder) debFile(ctx context.Context, step load.Prebuild, p platfor
 	defer l.Unlock()
 	deb, err := findDeb(debDir, step.DebPackage, step.DebVersion, arch)
 	if err != nil {
-		cmd := osexec.CommandContext(ctx, "apt-get", "download", spec)
-		cmd.Dir = debDir
-		outb, err := cmd.CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("apt-get download %s: %v: %s (is the %s architecture enabled? hack/local-stack.sh up runs dpkg --add-architecture and apt-get update)", spec, err, strings.TrimSpace(string(outb)), arch)
-		}
-		if deb, err = findDeb(debDir, step.DebPackage, step.DebVersion, arch); err != nil {
+		if deb, err = pb.download(ctx, debDir, spec, step, arch); err != nil {
 			return err
 		}
 	}
+	return extractFromDeb(ctx, deb, step.DebPath, dst)
+}
+
+// aptDownload runs apt-get download in dir (a variable for tests).
+var aptDownload = func(ctx context.Context, dir, spec string) ([]byte, error) {
+	cmd := osexec.CommandContext(ctx, "apt-get", "download", spec)
+	cmd.Dir = dir
+	return cmd.CombinedOutput()
+}
+
+// download fetches the .deb into a private temporary directory and renames
+// it into debDir, so that another imgraph process sharing the cache never
+// finds a half-written .deb, and two downloads of the same file do not
+// write into one another.
+func (pb *Prebuilder) download(ctx context.Context, debDir, spec string, step load.Prebuild, arch string) (string, error) {
+	tmpDir, err := os.MkdirTemp(debDir, ".download-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmpDir)
+	// apt-get drops to the _apt user to download when it can write there.
+	os.Chmod(tmpDir, 0o755)
+	if outb, err := aptDownload(ctx, tmpDir, spec); err != nil {
+		return "", fmt.Errorf("apt-get download %s: %v: %s (is the %s architecture enabled? hack/local-stack.sh up runs dpkg --add-architecture and apt-get update)", spec, err, strings.TrimSpace(string(outb)), arch)
+	}
+	got, err := findDeb(tmpDir, step.DebPackage, step.DebVersion, arch)
+	if err != nil {
+		return "", fmt.Errorf("apt-get download %s: %w", spec, err)
+	}
+	deb := filepath.Join(debDir, filepath.Base(got))
+	if err := os.Rename(got, deb); err != nil {
+		return "", err
+	}
+	return deb, nil
+}
+
+// extractFromDeb copies the regular file debPath out of deb's data to dst.
+func extractFromDeb(ctx context.Context, deb, debPath, dst string) (err error) {
 	cmd := osexec.CommandContext(ctx, "dpkg-deb", "--fsys-tarfile", deb)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
 	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("dpkg-deb: %w", err)
 	}
-	defer cmd.Wait()
-	want := strings.TrimPrefix(path.Clean("/"+step.DebPath), "/")
+	defer func() {
+		// Drain what is left, or dpkg-deb blocks writing to a full pipe
+		// and Wait never returns (an early return below: not a regular
+		// file, a write error).
+		io.Copy(io.Discard, stdout)
+		if werr := cmd.Wait(); werr != nil {
+			// dpkg-deb failing is the cause of whatever the tar reader saw.
+			err = fmt.Errorf("dpkg-deb --fsys-tarfile %s: %v: %s", deb, werr, strings.TrimSpace(stderr.String()))
+		}
+	}()
+	want := strings.TrimPrefix(path.Clean("/"+debPath), "/")
 	tr := tar.NewReader(stdout)
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return fmt.Errorf("%s has no file %s", filepath.Base(deb), step.DebPath)
+			return fmt.Errorf("%s has no file %s", filepath.Base(deb), debPath)
 		}
 		if err != nil {
 			return fmt.Errorf("read %s: %w", deb, err)
@@ -194,7 +241,7 @@ func (pb *Prebuilder) debFile(ctx context.Context, step load.Prebuild, p platfor
 			continue
 		}
 		if h.Typeflag != tar.TypeReg {
-			return fmt.Errorf("%s in %s is not a regular file", step.DebPath, filepath.Base(deb))
+			return fmt.Errorf("%s in %s is not a regular file", debPath, filepath.Base(deb))
 		}
 		f, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, os.FileMode(h.Mode)&0o777)
 		if err != nil {
@@ -204,7 +251,6 @@ func (pb *Prebuilder) debFile(ctx context.Context, step load.Prebuild, p platfor
 			f.Close()
 			return err
 		}
-		io.Copy(io.Discard, stdout)
 		return f.Close()
 	}
 }
