@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // The stat cache maps a root-relative path and its stat data (size, mtime,
@@ -80,6 +81,7 @@ func openStatCache(file string) (*statCache, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("stat cache: %w", err)
 	}
+	removeStaleTemps(file)
 	// The temp file the cache is later written to doubles as the clock:
 	// its mtime is the file system's idea of "now", before any read.
 	tmp, err := os.CreateTemp(dir, filepath.Base(file)+".tmp-*")
@@ -97,6 +99,22 @@ func openStatCache(file string) (*statCache, error) {
 		c.decode(data) // a corrupt cache is simply an empty one
 	}
 	return c, nil
+}
+
+// staleTemp is the age past which a cache temp file belongs to no running
+// process: one exists only while a process hashes.
+const staleTemp = time.Hour
+
+// removeStaleTemps deletes temp files left by processes that were killed
+// while hashing (SIGKILL, or Ctrl-C before the build installs its handler),
+// which would otherwise pile up beside the cache.
+func removeStaleTemps(file string) {
+	matches, _ := filepath.Glob(file + ".tmp-*")
+	for _, m := range matches {
+		if fi, err := os.Lstat(m); err == nil && time.Since(fi.ModTime()) > staleTemp {
+			os.Remove(m)
+		}
+	}
 }
 
 // lookup returns the cached sum for rel if st matches a trusted entry.

@@ -2,11 +2,13 @@ package hash
 
 import (
 	"context"
-	"github.com/imgraph/imgraph/engine/graph"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/imgraph/imgraph/engine/graph"
 )
 
 // TestStatCache runs the hasher twice over a workspace with a persistent
@@ -162,5 +164,108 @@ func rewriteKeepingStat(t *testing.T, p, content string) {
 	}
 	if err := os.Chtimes(p, fi.ModTime(), fi.ModTime()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStatCacheRemovesStaleTemps: temp files of killed processes go, those
+// a running process may still write stay.
+func TestStatCacheRemovesStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "stat-cache")
+	old := time.Now().Add(-2 * staleTemp)
+	tests := []struct {
+		name string
+		age  time.Time
+		keep bool
+	}{
+		{"stat-cache.tmp-111", old, false},
+		{"stat-cache.tmp-222", time.Now(), true},
+		{"other.tmp-333", old, true},
+	}
+	for _, tc := range tests {
+		p := filepath.Join(dir, tc.name)
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, tc.age, tc.age); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := openStatCache(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	for _, tc := range tests {
+		_, err := os.Stat(filepath.Join(dir, tc.name))
+		if kept := err == nil; kept != tc.keep {
+			t.Errorf("%s: kept %v, want %v", tc.name, kept, tc.keep)
+		}
+	}
+	if _, err := os.Stat(c.tmp.Name()); err != nil {
+		t.Errorf("this run's temp file: %v", err)
+	}
+}
+
+// TestStatCacheConcurrentProcesses: cache files written by several
+// "processes" at once (each its own statCache) are never seen half
+// written by a reader, and leave no temp files.
+func TestStatCacheConcurrentProcesses(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "stat-cache")
+	const writers, rounds = 4, 30
+	stop := make(chan struct{})
+	readerDone := make(chan int)
+	go func() {
+		reads := 0
+		for {
+			select {
+			case <-stop:
+				readerDone <- reads
+				return
+			default:
+			}
+			data, err := os.ReadFile(file)
+			if err != nil {
+				continue // not written yet
+			}
+			reads++
+			if err := (&statCache{}).decode(data); err != nil {
+				t.Errorf("read a torn cache file (%d bytes): %v", len(data), err)
+			}
+		}
+	}()
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			for r := range rounds {
+				c, err := openStatCache(file)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for i := range 200 {
+					rel := filepath.Join("images", string(rune('a'+w)), string(rune('a'+i%26)), fmt.Sprint(i))
+					c.store(rel, fileStat{size: int64(r), mtime: 1, ctime: 1, ino: uint64(i)}, [32]byte{byte(w), byte(r)})
+				}
+				if err := c.close(); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	if n := <-readerDone; n == 0 {
+		t.Fatal("the reader never saw a cache file")
+	}
+	matches, _ := filepath.Glob(file + ".tmp-*")
+	if len(matches) != 0 {
+		t.Errorf("temp files left: %v", matches)
 	}
 }
