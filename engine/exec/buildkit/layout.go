@@ -5,14 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/containerd/containerd/v2/core/content"
 	contentlocal "github.com/containerd/containerd/v2/plugins/content/local"
+	"github.com/gofrs/flock"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/match"
+
+	"github.com/imgraph/imgraph/internal/atomicfile"
 )
 
 // RefNameAnnotation names an image in the local OCI layout's index.json.
@@ -41,11 +44,18 @@ func openLayout(dir string) (*layoutStore, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	unlock, err := lockLayout(dir)
+	if err != nil {
+		return nil, err
+	}
+	// Under the lock: another process may be creating or tagging it.
 	if _, err := layout.FromPath(dir); err != nil {
 		if _, err := layout.Write(dir, empty.Index); err != nil {
+			unlock()
 			return nil, fmt.Errorf("create OCI layout %s: %w", dir, err)
 		}
 	}
+	unlock()
 	cs, err := contentlocal.NewStore(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open OCI layout %s: %w", dir, err)
@@ -70,15 +80,51 @@ func (s *layoutStore) tag(name string, descB64 string) error {
 	desc.Platform = nil
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Another imgraph process may tag into the same layout: one locked
+	// read-modify-write and an atomic replace, so neither loses the
+	// other's names nor reads a half-written index.json (go-containerregistry's
+	// RemoveDescriptors/AppendDescriptor write it twice, in place).
+	unlock, err := lockLayout(s.dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	p, err := layout.FromPath(s.dir)
 	if err != nil {
 		return err
 	}
-	if err := p.RemoveDescriptors(match.Annotation(RefNameAnnotation, name)); err != nil {
+	idx, err := p.ImageIndex()
+	if err != nil {
+		return fmt.Errorf("read %s/index.json: %w", s.dir, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return fmt.Errorf("read %s/index.json: %w", s.dir, err)
+	}
+	out := im.DeepCopy()
+	out.Manifests = out.Manifests[:0]
+	for _, d := range im.Manifests {
+		if d.Annotations[RefNameAnnotation] != name {
+			out.Manifests = append(out.Manifests, d)
+		}
+	}
+	out.Manifests = append(out.Manifests, desc)
+	data, err := json.MarshalIndent(out, "", "   ")
+	if err != nil {
 		return fmt.Errorf("update %s/index.json: %w", s.dir, err)
 	}
-	if err := p.AppendDescriptor(desc); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(s.dir, "index.json"), data); err != nil {
 		return fmt.Errorf("update %s/index.json: %w", s.dir, err)
 	}
 	return nil
+}
+
+// lockLayout takes the cross-process lock of the layout at dir (a file
+// beside it, so the layout holds only OCI files).
+func lockLayout(dir string) (func(), error) {
+	l := flock.New(filepath.Clean(dir) + ".lock")
+	if err := l.Lock(); err != nil {
+		return nil, fmt.Errorf("lock OCI layout %s: %w", dir, err)
+	}
+	return func() { l.Unlock() }, nil
 }
