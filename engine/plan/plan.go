@@ -94,6 +94,12 @@ func Plan(ctx context.Context, nodes []Node, opts Options) ([]Decision, error) {
 		}
 		return out, nil
 	}
+	// Checked before any lookup starts, so an error leaves none running.
+	for _, n := range nodes {
+		if n.Ref == "" {
+			return nil, fmt.Errorf("plan %s: node has no registry reference", n.ID)
+		}
+	}
 	var rec *record
 	if opts.CacheFile != "" {
 		r, err := readRecord(opts.CacheFile)
@@ -116,9 +122,6 @@ func Plan(ctx context.Context, nodes []Node, opts Options) ([]Decision, error) {
 	}
 	g.SetLimit(limit)
 	for i, n := range nodes {
-		if n.Ref == "" {
-			return nil, fmt.Errorf("plan %s: node has no registry reference", n.ID)
-		}
 		g.Go(func() error {
 			d, e, err := l.decide(gctx, n)
 			if err != nil {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -111,6 +112,23 @@ func TestPlanNoCacheMakesNoRequests(t *testing.T) {
 	}
 	if c := rt.Counts(); len(c) != 0 {
 		t.Errorf("--no-cache made registry requests: %v", c)
+	}
+}
+
+// TestPlanNodeWithoutRefMakesNoRequests: a node without a reference is
+// refused before any lookup starts (none is left running after the error).
+func TestPlanNodeWithoutRefMakesNoRequests(t *testing.T) {
+	host := regtest.Registry(t, nil)
+	nodes := []Node{node(host, "x", linuxAMD64, "sha256:aaaa"), node(host, "y", linuxAMD64, "sha256:bbbb")}
+	nodes[1].Ref = ""
+	rt := &regtest.Counter{}
+	_, err := Plan(context.Background(), nodes, fastOpts(rt))
+	if err == nil || !strings.Contains(err.Error(), "no registry reference") {
+		t.Fatalf("error %v, want no registry reference", err)
+	}
+	time.Sleep(50 * time.Millisecond) // a lookup left running would show by now
+	if c := rt.Counts(); len(c) != 0 {
+		t.Errorf("registry requests after the error: %v", c)
 	}
 }
 
