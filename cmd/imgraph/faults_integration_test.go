@@ -231,23 +231,7 @@ func TestBuildBuildkitdKilledMidBuild(t *testing.T) {
 	reg := stackEnv(t)
 	bk := startBuildkitd(t, t.TempDir())
 	token := "imgraph-fault-" + filepath.Base(reg)
-	ws := t.TempDir()
-	slow := fmt.Sprintf("FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox sleep 30; /bin/busybox true %s\"]\n", token)
-	writeFiles(t, ws, map[string]string{
-		"WORKSPACE.star":      `workspace(platforms = ["linux/amd64"])` + "\n",
-		"images/a/IMAGE.star": `image(version = "1.0")` + "\n",
-		"images/a/Dockerfile": "FROM scratch\nCOPY x /x\n",
-		"images/a/x":          "a\n",
-		"images/b/IMAGE.star": `image(
-    version = "1.0",
-    prebuild = [deb_file(package = "busybox-static", path = "bin/busybox", out = "busybox")],
-)
-`,
-		"images/b/Dockerfile": slow,
-		"images/c/IMAGE.star": `image(version = "1.0", base = "//b")` + "\n",
-		"images/c/Dockerfile": "ARG BASEIMAGE\nFROM $BASEIMAGE\nCOPY y /y\n",
-		"images/c/y":          "c\n",
-	})
+	ws := slowChainWorkspace(t, token, 30)
 	args := []string{"--workspace", ws, "--registry", reg, "build", "--push", "--progress", "quiet", "--output", "json", "--buildkit-addr", bk.addr}
 
 	type result struct {
@@ -314,7 +298,7 @@ func TestBuildBuildkitdKilledMidBuild(t *testing.T) {
 
 	// Daemon back on the same state, B made quick: A is up to date, B and C build.
 	bk.start()
-	writeFiles(t, ws, map[string]string{"images/b/Dockerfile": strings.Replace(slow, "sleep 30", "sleep 1", 1)})
+	writeFiles(t, ws, map[string]string{"images/b/Dockerfile": slowDockerfile(token, 1)})
 	out, errOut, code := runCLI(t, args...)
 	if code != 0 {
 		t.Fatalf("rerun: exit %d\n%s\n%s", code, out, errOut)
@@ -849,4 +833,32 @@ func TestBuildWindowsNodes(t *testing.T) {
 			t.Errorf("report says %s, registry has %s", d, dg)
 		}
 	})
+}
+
+// slowChainWorkspace: a quick image a, an image b whose RUN sleeps (and
+// carries token, so the test can find the process), and c built on b.
+func slowChainWorkspace(t *testing.T, token string, sleep int) string {
+	t.Helper()
+	ws := t.TempDir()
+	writeFiles(t, ws, map[string]string{
+		"WORKSPACE.star":      `workspace(platforms = ["linux/amd64"])` + "\n",
+		"images/a/IMAGE.star": `image(version = "1.0")` + "\n",
+		"images/a/Dockerfile": "FROM scratch\nCOPY x /x\n",
+		"images/a/x":          "a\n",
+		"images/b/IMAGE.star": `image(
+    version = "1.0",
+    prebuild = [deb_file(package = "busybox-static", path = "bin/busybox", out = "busybox")],
+)
+`,
+		"images/b/Dockerfile": slowDockerfile(token, sleep),
+		"images/c/IMAGE.star": `image(version = "1.0", base = "//b")` + "\n",
+		"images/c/Dockerfile": "ARG BASEIMAGE\nFROM $BASEIMAGE\nCOPY y /y\n",
+		"images/c/y":          "c\n",
+	})
+	return ws
+}
+
+// slowDockerfile copies busybox in and runs one RUN step that sleeps.
+func slowDockerfile(token string, sleep int) string {
+	return fmt.Sprintf("FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox sleep %d; /bin/busybox true %s\"]\n", sleep, token)
 }

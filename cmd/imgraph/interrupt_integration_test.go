@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -31,23 +30,7 @@ func TestBuildInterrupted(t *testing.T) {
 	reg := stackEnv(t)
 	bin := buildBinary(t, t.TempDir())
 	token := "imgraph-interrupt-" + filepath.Base(reg)
-	ws := t.TempDir()
-	slow := fmt.Sprintf("FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox sleep 60; /bin/busybox true %s\"]\n", token)
-	writeFiles(t, ws, map[string]string{
-		"WORKSPACE.star":      `workspace(platforms = ["linux/amd64"])` + "\n",
-		"images/a/IMAGE.star": `image(version = "1.0")` + "\n",
-		"images/a/Dockerfile": "FROM scratch\nCOPY x /x\n",
-		"images/a/x":          "a\n",
-		"images/b/IMAGE.star": `image(
-    version = "1.0",
-    prebuild = [deb_file(package = "busybox-static", path = "bin/busybox", out = "busybox")],
-)
-`,
-		"images/b/Dockerfile": slow,
-		"images/c/IMAGE.star": `image(version = "1.0", base = "//b")` + "\n",
-		"images/c/Dockerfile": "ARG BASEIMAGE\nFROM $BASEIMAGE\nCOPY y /y\n",
-		"images/c/y":          "c\n",
-	})
+	ws := slowChainWorkspace(t, token, 60)
 	args := []string{"--workspace", ws, "--registry", reg, "build", "--push", "--progress", "plain", "--output", "json"}
 
 	var stdout, stderr bytes.Buffer
@@ -127,7 +110,7 @@ func TestBuildInterrupted(t *testing.T) {
 	t.Logf("RUN step gone %.1fs after SIGINT", time.Since(sent).Seconds())
 
 	// B made quick: A is up to date, B and C build and are published.
-	writeFiles(t, ws, map[string]string{"images/b/Dockerfile": strings.Replace(slow, "sleep 60", "sleep 1", 1)})
+	writeFiles(t, ws, map[string]string{"images/b/Dockerfile": slowDockerfile(token, 1)})
 	args[len(args)-3] = "quiet"
 	out, errOut, code := runCLI(t, args...)
 	if code != 0 {
