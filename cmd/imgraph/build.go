@@ -137,7 +137,7 @@ func runBuild(c *cli.Context) error {
 			ref: naming.PlatformRef(registry, n.Image.Repository, n.Image.Version, id.Platform)}
 		bs.runs[id] = r
 		if r.executor != "" {
-			planNodes = append(planNodes, plan.Node{ID: id, Ref: r.ref, Digest: r.digest.Digest})
+			planNodes = append(planNodes, plan.Node{ID: id, Ref: r.ref, Digest: r.digest.Digest, Parts: r.digest.Parts})
 		}
 	}
 	cacheDir := filepath.Join(bs.root, ".imgraph", "cache")
@@ -274,6 +274,7 @@ func (bs *buildState) buildNode(ctx context.Context, id graph.NodeID, execs *exe
 	labels := map[string]string{
 		"image_version":       decl.Version,
 		plan.LabelInputDigest: string(r.digest.Digest),
+		plan.LabelInputParts:  plan.EncodeParts(r.digest.Parts),
 	}
 	if rev := sourceRevision(bs.root); rev != "" {
 		labels["commit_id"] = rev

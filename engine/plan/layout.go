@@ -68,7 +68,7 @@ func PlanLayout(nodes []Node, dir string, noCache bool) ([]Decision, error) {
 			out[i] = Decision{ID: n.ID, Ref: n.Ref, Digest: n.Digest, Status: StatusUpToDate, Reason: "up to date in " + dir,
 				ExistingDigest: desc.Digest.String(), RegistryInput: have}
 		} else {
-			out[i].Reason = "inputs changed: layout has " + have
+			out[i].Reason = changedReason("layout", have, n.Parts, cf.Config.Labels[LabelInputParts])
 		}
 	}
 	return out, nil

@@ -28,7 +28,8 @@ func (l *lookup) decide(ctx context.Context, n Node) (Decision, *RecordEntry, er
 	}
 	opts := append(l.remote[:len(l.remote):len(l.remote)], remote.WithContext(ctx))
 
-	var manifest, input string
+	var manifest, input, parts string
+	fromRecord := false
 	if e, ok := l.rec.get(ref.Name()); ok {
 		// One HEAD: if the tag still points at the recorded manifest, the
 		// recorded input digest is what the registry image carries.
@@ -39,12 +40,12 @@ func (l *lookup) decide(ctx context.Context, n Node) (Decision, *RecordEntry, er
 		case err != nil:
 			return d, nil, reg.Explain("look up", ref, err)
 		case desc.Digest.String() == e.Manifest:
-			manifest, input = e.Manifest, e.Input
+			manifest, input, fromRecord = e.Manifest, e.Input, true
 		}
 	}
 	if manifest == "" {
 		var found bool
-		manifest, input, found, err = fetchInput(ref, n.ID.Platform, opts)
+		manifest, input, parts, found, err = fetchInput(ref, n.ID.Platform, opts)
 		if err != nil {
 			return d, nil, err
 		}
@@ -62,7 +63,14 @@ func (l *lookup) decide(ctx context.Context, n Node) (Decision, *RecordEntry, er
 	case input == "":
 		return build(d, fmt.Sprintf("registry image has no %s label (not built by imgraph)", LabelInputDigest)), learned, nil
 	case input != want:
-		return build(d, "inputs changed: registry has "+input), learned, nil
+		if fromRecord && len(n.Parts) > 0 {
+			// The record holds no parts; one more read says which changed
+			// (the node is about to be built, which costs far more).
+			if _, _, p, _, err := fetchInput(ref, n.ID.Platform, opts); err == nil {
+				parts = p
+			}
+		}
+		return build(d, changedReason("registry", input, n.Parts, parts)), learned, nil
 	}
 	d.Status = StatusUpToDate
 	d.Reason = "registry image has the same input digest"
@@ -78,35 +86,35 @@ func build(d Decision, reason string) Decision {
 // fetchInput reads the input-digest label of the image at ref. manifest is
 // the digest the tag points to. A per-platform tag holding an index (BuildKit
 // adds attestations that way) is resolved to its single platform image.
-func fetchInput(ref name.Reference, p platform.Platform, opts []remote.Option) (manifest, input string, found bool, err error) {
+func fetchInput(ref name.Reference, p platform.Platform, opts []remote.Option) (manifest, input, parts string, found bool, err error) {
 	desc, err := remote.Get(ref, opts...)
 	if reg.IsNotFound(err) {
-		return "", "", false, nil
+		return "", "", "", false, nil
 	}
 	if err != nil {
-		return "", "", false, reg.Explain("look up", ref, err)
+		return "", "", "", false, reg.Explain("look up", ref, err)
 	}
 	var img v1.Image
 	if desc.MediaType.IsIndex() {
 		ii, err := desc.ImageIndex()
 		if err != nil {
-			return "", "", false, reg.Explain("read index", ref, err)
+			return "", "", "", false, reg.Explain("read index", ref, err)
 		}
 		child, err := PlatformChild(ii, p)
 		if err != nil {
-			return "", "", false, fmt.Errorf("%s: %w", ref, err)
+			return "", "", "", false, fmt.Errorf("%s: %w", ref, err)
 		}
 		if img, err = ii.Image(child.Digest); err != nil {
-			return "", "", false, reg.Explain("read image", ref, err)
+			return "", "", "", false, reg.Explain("read image", ref, err)
 		}
 	} else if img, err = desc.Image(); err != nil {
-		return "", "", false, reg.Explain("read image", ref, err)
+		return "", "", "", false, reg.Explain("read image", ref, err)
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
-		return "", "", false, reg.Explain("read image config of", ref, err)
+		return "", "", "", false, reg.Explain("read image config of", ref, err)
 	}
-	return desc.Digest.String(), cf.Config.Labels[LabelInputDigest], true, nil
+	return desc.Digest.String(), cf.Config.Labels[LabelInputDigest], cf.Config.Labels[LabelInputParts], true, nil
 }
 
 // PlatformChild picks the image of an index stored under a per-platform

@@ -42,6 +42,9 @@ type Node struct {
 	// Ref is the per-platform reference (registry/repo:version-os-arch).
 	Ref    string
 	Digest hash.Digest
+	// Parts are the digest's parts (hash.NodeDigest.Parts); with them a
+	// changed node's reason names the inputs that changed.
+	Parts map[string]hash.Digest
 }
 
 // Decision says whether a node builds and why.

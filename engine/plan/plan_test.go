@@ -370,3 +370,28 @@ func TestPlanAuth(t *testing.T) {
 		})
 	}
 }
+
+// An image that recorded its input parts lets the plan say which inputs
+// changed, also when the local record answered the lookup with a HEAD.
+func TestPlanNamesChangedParts(t *testing.T) {
+	host := regtest.Registry(t, nil)
+	amd := v1.Platform{OS: "linux", Architecture: "amd64"}
+	old := map[string]hash.Digest{"context": "sha256:c1", "dockerfile": "sha256:d1", "base": "sha256:b1"}
+	n := node(host, "parts", linuxAMD64, "sha256:new")
+	n.Parts = map[string]hash.Digest{"context": "sha256:c2", "dockerfile": "sha256:d1", "base": "sha256:b2"}
+	lbl := labels("sha256:old")
+	lbl[LabelInputParts] = EncodeParts(old)
+	regtest.Push(t, n.Ref, regtest.Image(t, amd, lbl, false))
+
+	opts := fastOpts(nil)
+	opts.CacheFile = filepath.Join(t.TempDir(), "published.json")
+	for _, run := range []string{"registry lookup", "local record"} {
+		got, err := Plan(context.Background(), []Node{n}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "inputs changed: base, context (registry has sha256:old)"; got[0].Reason != want {
+			t.Errorf("%s: reason %q, want %q", run, got[0].Reason, want)
+		}
+	}
+}
