@@ -1,13 +1,11 @@
 package hash
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"io/fs"
-	"path"
 	"sort"
-	"strings"
+
+	"github.com/imgraph/imgraph/internal/pathsafe"
 )
 
 // fileStat is what the walker and the stat cache need to know about a path.
@@ -81,50 +79,15 @@ func statOf(fi fs.FileInfo) fileStat {
 	return fileStat{mode: fi.Mode(), size: fi.Size(), mtime: fi.ModTime().UnixNano()}
 }
 
-// resolveInside follows symlinks in p component by component within src
-// and fails when one of them leads outside the tree. It returns the
-// resolved, symlink-free path.
+// resolveInside follows symlinks in p within src without leaving the tree.
 func resolveInside(src source, p string) (string, error) {
-	parts := strings.Split(path.Clean(p), "/")
-	cur := "."
-	for hops := 0; len(parts) > 0; {
-		comp := parts[0]
-		parts = parts[1:]
-		if comp == "" || comp == "." {
-			continue
-		}
-		next := path.Join(cur, comp)
-		if escapes(next) {
-			return "", fmt.Errorf("%s escapes the workspace", p)
-		}
-		st, err := src.lstat(next)
-		if err != nil {
-			return "", err
-		}
-		if st.mode&fs.ModeSymlink == 0 {
-			cur = next
-			continue
-		}
-		if hops++; hops > 40 {
-			return "", fmt.Errorf("%s: too many levels of symbolic links", p)
-		}
-		target, err := src.readlink(next)
-		if err != nil {
-			if errors.Is(err, errors.ErrUnsupported) {
-				return "", fmt.Errorf("%s is a symlink and the tree cannot read links", next)
-			}
-			return "", err
-		}
-		resolved := path.Clean(path.Join(cur, target))
-		if path.IsAbs(target) || escapes(resolved) {
-			return "", fmt.Errorf("%s is a symlink to %s, outside the workspace", next, target)
-		}
-		parts = append(strings.Split(resolved, "/"), parts...)
-		cur = "."
-	}
-	return cur, nil
+	return pathsafe.Resolve(p,
+		func(n string) (fs.FileMode, error) {
+			st, err := src.lstat(n)
+			return st.mode, err
+		},
+		src.readlink)
 }
 
-func escapes(p string) bool {
-	return p == ".." || strings.HasPrefix(p, "../") || path.IsAbs(p)
-}
+// escapes reports whether a cleaned relative path leaves the workspace.
+func escapes(p string) bool { return pathsafe.Escapes(p) }

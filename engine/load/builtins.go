@@ -14,6 +14,8 @@ import (
 
 	"github.com/imgraph/imgraph/engine/label"
 	"github.com/imgraph/imgraph/engine/platform"
+
+	"github.com/imgraph/imgraph/internal/pathsafe"
 )
 
 // One predeclared set for every file; each builtin checks where it may be
@@ -739,9 +741,8 @@ func checkOut(pos Pos, fn, out string) error {
 	return nil
 }
 
-func escapes(p string) bool {
-	return p == ".." || strings.HasPrefix(p, "../") || path.IsAbs(p)
-}
+// escapes reports whether a cleaned relative path leaves the workspace.
+func escapes(p string) bool { return pathsafe.Escapes(p) }
 
 func builtinGlob(th *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	c := collectorOf(th)

@@ -4,64 +4,36 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/imgraph/imgraph/internal/pathsafe"
 )
 
 // dirFS is os.DirFS; kept as a function so tests can see the one place
 // the real file system enters the loader.
 func dirFS(root string) fs.FS { return os.DirFS(root) }
 
-// resolveInside follows symlinks in p component by component and fails
-// when any of them leads outside the workspace. It returns the resolved path.
+// resolveInside follows symlinks in p without leaving the workspace; a
+// file system that cannot read links has none to follow.
 func resolveInside(fsys fs.FS, p string) (string, error) {
 	rl, ok := fsys.(fs.ReadLinkFS)
 	if !ok {
 		return p, nil
 	}
-	parts := strings.Split(p, "/")
-	cur := ""
-	for hops := 0; len(parts) > 0; {
-		comp := parts[0]
-		parts = parts[1:]
-		if comp == "" || comp == "." {
-			continue
-		}
-		next := path.Join(cur, comp)
-		if escapes(next) {
-			return "", fmt.Errorf("%s escapes the workspace", p)
-		}
-		fi, err := rl.Lstat(next)
-		if err != nil {
-			return "", err
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			cur = next
-			continue
-		}
-		if hops++; hops > 40 {
-			return "", fmt.Errorf("%s: too many levels of symbolic links", p)
-		}
-		target, err := rl.ReadLink(next)
-		if err != nil {
-			return "", err
-		}
-		if path.IsAbs(target) {
-			return "", fmt.Errorf("%s is a symlink to %s, outside the workspace", next, target)
-		}
-		resolved := path.Clean(path.Join(cur, target))
-		if escapes(resolved) {
-			return "", fmt.Errorf("%s is a symlink to %s, outside the workspace", next, target)
-		}
-		parts = append(strings.Split(resolved, "/"), parts...)
-		cur = ""
-	}
-	return cur, nil
+	return pathsafe.Resolve(p,
+		func(n string) (fs.FileMode, error) {
+			fi, err := rl.Lstat(n)
+			if err != nil {
+				return 0, err
+			}
+			return fi.Mode(), nil
+		},
+		rl.ReadLink)
 }
 
 // glob lists files below dir (root-relative) matching include and not
